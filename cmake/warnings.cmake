@@ -1,6 +1,6 @@
 # Project-wide compile flags: warnings for everyone, sanitizers for the dev
 # preset, fuzzer instrumentation for the fuzz preset.
-add_compile_options(-Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wcast-align
+add_compile_options(-Wall -Wextra -Wshadow $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor> -Wcast-align
                     -Wformat=2 -Wimplicit-fallthrough -Werror=switch-enum
                     -Werror=return-type)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")

@@ -2,6 +2,7 @@
 // becomes owned only through UniqueFd::adopt. Borrowed fds are plain int.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
@@ -36,7 +37,7 @@ class UniqueFd {
 
   // A new owning fd for the same open file, CLOEXEC; invalid on failure
   // (errno set).
-  UniqueFd dup() const noexcept;
+  UniqueFd dup() const noexcept { return fd_ < 0 ? UniqueFd() : adopt(::fcntl(fd_, F_DUPFD_CLOEXEC, 0)); }
 
  private:
   explicit UniqueFd(int fd) noexcept : fd_(fd) {}

@@ -1,0 +1,102 @@
+// The storage behind every XPC object: a reference-counted node holding the
+// type and its payload. The C API hands out pointers to nodes; xpc::Object
+// holds one reference. Internal to libxpc.
+#pragma once
+
+#include <xpc/object.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <variant>
+
+namespace xpc::detail {
+
+struct NullPayload {};
+
+struct DatePayload {
+  std::int64_t ns;
+};
+
+// Bytes that may live in memory another object owns (a mapped out-of-line
+// body), so decoding a large blob does not copy it.
+struct DataPayload {
+  std::shared_ptr<const void> owner;
+  const std::byte* bytes = nullptr;
+  std::size_t length = 0;
+};
+
+struct UuidPayload {
+  Uuid bytes;
+};
+
+struct FdPayload {
+  UniqueFd fd;
+};
+
+struct ShmemPayload {
+  UniqueFd fd;
+  std::size_t size = 0;
+};
+
+struct EndpointPayload {
+  UniqueFd fd;
+};
+
+using Payload = std::variant<NullPayload, bool, std::int64_t, std::uint64_t, double, DatePayload,
+                             DataPayload, std::string, UuidPayload, Array, Dictionary, FdPayload,
+                             ShmemPayload, EndpointPayload>;
+
+}  // namespace xpc::detail
+
+struct xpc_object_s {
+  xpc::Type type;
+  // Immortal nodes (null, the two booleans, the well-known errors) ignore
+  // retain and release.
+  bool immortal = false;
+  std::atomic<std::int32_t> refs{1};
+  xpc::detail::Payload payload;
+
+  xpc_object_s(xpc::Type t, xpc::detail::Payload p, bool is_immortal = false)
+      : type(t), immortal(is_immortal), payload(std::move(p)) {}
+};
+
+namespace xpc::detail {
+
+inline xpc_object_s* retain(xpc_object_s* node) noexcept {
+  if (!node->immortal) node->refs.fetch_add(1, std::memory_order_relaxed);
+  return node;
+}
+
+inline void release(xpc_object_s* node) noexcept {
+  if (node->immortal) return;
+  if (node->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete node;
+}
+
+inline xpc_object_s* make_node(Type type, Payload payload) {
+  return new xpc_object_s(type, std::move(payload));
+}
+
+inline xpc_object_s* node_of(xpc_object_t object) noexcept {
+  return static_cast<xpc_object_s*>(object);
+}
+
+// The immortal singletons.
+xpc_object_s* null_node() noexcept;
+xpc_object_s* bool_node(bool value) noexcept;
+
+template <typename T>
+T* payload_if(xpc_object_s* node) noexcept {
+  return node == nullptr ? nullptr : std::get_if<T>(&node->payload);
+}
+template <typename T>
+const T* payload_if(const xpc_object_s* node) noexcept {
+  return node == nullptr ? nullptr : std::get_if<T>(&node->payload);
+}
+
+// Dictionaries and errors share the payload type.
+inline bool is_dictionary_like(const xpc_object_s* node) noexcept {
+  return node != nullptr && (node->type == Type::Dictionary || node->type == Type::Error);
+}
+
+}  // namespace xpc::detail
