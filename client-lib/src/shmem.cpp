@@ -16,7 +16,7 @@ UniqueFd create_memfd(const char* name, std::size_t size, std::byte** mapping) {
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return {};
   *mapping = nullptr;
   if (size > 0) {
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
     if (p == MAP_FAILED) return {};
     *mapping = static_cast<std::byte*>(p);
   }
@@ -44,7 +44,7 @@ std::int64_t file_size(int fd) noexcept {
 }
 
 std::shared_ptr<const std::byte> map_readonly(int fd, std::size_t size) {
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED) return nullptr;
   return std::shared_ptr<const std::byte>(static_cast<const std::byte*>(p),
                                           [size](const std::byte* q) { ::munmap(const_cast<std::byte*>(q), size); });
