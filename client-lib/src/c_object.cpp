@@ -117,6 +117,16 @@ Dictionary* dictionary_of(xpc_object_t xdict) noexcept {
   std::abort();
 }
 
+// Typed setters and getters go through the generic ones (declared in xpc.h).
+void array_set(xpc_object_t xarray, size_t index, Object value) {
+  xpc_array_set_value(xarray, index, value.c_object());
+}
+Object array_element(xpc_object_t xarray, size_t index) { return view(xpc_array_get_value(xarray, index)); }
+void dict_set(xpc_object_t xdict, const char* key, Object value) {
+  xpc_dictionary_set_value(xdict, key, value.c_object());
+}
+Object dict_entry(xpc_object_t xdict, const char* key) { return view(xpc_dictionary_get_value(xdict, key)); }
+
 }  // namespace
 
 extern "C" {
@@ -302,18 +312,6 @@ bool xpc_array_apply_f(xpc_object_t xarray, void* context, xpc_array_applier_f a
   return true;
 }
 
-namespace {
-
-void array_set(xpc_object_t xarray, size_t index, Object value) {
-  xpc_array_set_value(xarray, index, value.c_object());
-}
-Object array_element(xpc_object_t xarray, size_t index) {
-  xpc_object_t value = xpc_array_get_value(xarray, index);
-  return value == nullptr ? view(null_node()) : view(value);
-}
-
-}  // namespace
-
 void xpc_array_set_bool(xpc_object_t a, size_t i, bool v) { array_set(a, i, Object(v)); }
 void xpc_array_set_int64(xpc_object_t a, size_t i, int64_t v) { array_set(a, i, Object::int64(v)); }
 void xpc_array_set_uint64(xpc_object_t a, size_t i, uint64_t v) { array_set(a, i, Object::uint64(v)); }
@@ -402,18 +400,6 @@ bool xpc_dictionary_apply_f(xpc_object_t xdict, void* context, xpc_dictionary_ap
   }
   return true;
 }
-
-namespace {
-
-void dict_set(xpc_object_t xdict, const char* key, Object value) {
-  xpc_dictionary_set_value(xdict, key, value.c_object());
-}
-Object dict_entry(xpc_object_t xdict, const char* key) {
-  xpc_object_t value = xpc_dictionary_get_value(xdict, key);
-  return value == nullptr ? view(null_node()) : view(value);
-}
-
-}  // namespace
 
 void xpc_dictionary_set_bool(xpc_object_t d, const char* k, bool v) { dict_set(d, k, Object(v)); }
 void xpc_dictionary_set_int64(xpc_object_t d, const char* k, int64_t v) { dict_set(d, k, Object::int64(v)); }
