@@ -1,0 +1,27 @@
+// Limits on what a manifest may make the decoders allocate, each with the
+// number and the reason. A manifest past a limit is refused with an error
+// naming the limit; tests check every limit at N and N+1.
+// Not configuration: these are fixed so that lint and the daemon agree.
+#pragma once
+
+#include <cstddef>
+
+namespace xpcd::manifest::limits {
+
+// Largest manifest file accepted, in bytes. Real launchd plists are a few KiB
+// (the largest in the corpus is 16 KiB); 1 MiB leaves room for generated ones
+// while bounding what a bad file costs. Checked before reading the file.
+inline constexpr size_t kMaxManifestBytes = 1024 * 1024;
+
+// Deepest nesting of arrays and dictionaries. The deepest real manifest in
+// the corpus nests 6 levels (LaunchEvents matching dictionaries). libplist
+// 2.2 parses binary plists recursively and overflows the stack on deep input,
+// so this is checked before libplist sees the data.
+inline constexpr size_t kMaxDepth = 32;
+
+// Most values (scalars and containers, counted once per occurrence after
+// binary-plist object sharing is expanded) in one manifest. Bounds the
+// expansion of a binary plist whose objects refer to each other many times.
+inline constexpr size_t kMaxValues = 65536;
+
+}  // namespace xpcd::manifest::limits
