@@ -1,0 +1,97 @@
+// Effects a Job (job.hpp) returns for the glue to carry out, in order.
+// Plain values with ==, so tests compare them exactly, and to_string for
+// test failures and debug logs.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "job/types.hpp"
+
+namespace xpcd::job {
+
+// Start an instance now. The glue builds the SpawnPlan from the JobSpec,
+// spawns, and reports SpawnSucceeded or SpawnFailed for this instance, then
+// Exited when its process ends. It holds the child's pidfd from the spawn
+// on, so Kill may come before SpawnSucceeded.
+struct Spawn {
+  InstanceId instance;
+  bool operator==(const Spawn&) const = default;
+};
+// Send a signal to the instance (pidfd_send_signal). A Kill for an instance
+// the glue has already reaped is dropped.
+struct Kill {
+  InstanceId instance;
+  int signal;
+  bool operator==(const Kill&) const = default;
+};
+// Arm the job's monotonic timer of this kind (replacing it if armed); the
+// glue reports TimerFired{kind} when it fires.
+struct ArmTimer {
+  TimerKind kind;
+  TimePoint at;
+  bool operator==(const ArmTimer&) const = default;
+};
+struct CancelTimer {
+  TimerKind kind;
+  bool operator==(const CancelTimer&) const = default;
+};
+// Arm the wall-clock timer (TimerKind::calendar) for this local time; the
+// glue reports CalendarFired. Time zone and DST are the glue's business.
+struct ArmCalendar {
+  CivilTime at;
+  bool operator==(const ArmCalendar&) const = default;
+};
+// Hand these lookups' service ends to the checked-in instance.
+struct DeliverLookups {
+  std::vector<LookupId> ids;
+  bool operator==(const DeliverLookups&) const = default;
+};
+// Fail these lookups: write an error with the reason into each held service
+// end and close it (DESIGN 5.2). The reason starts with the job's label.
+struct FailLookups {
+  std::vector<LookupId> ids;
+  std::string reason;
+  bool operator==(const FailLookups&) const = default;
+};
+// Watch (or stop watching) the job's Sockets listeners for readability.
+struct WatchSockets {
+  bool on;
+  bool operator==(const WatchSockets&) const = default;
+};
+// A control request (kickstart, stop, kill) that cannot be honoured, with why.
+struct Refused {
+  std::string reason;
+  bool operator==(const Refused&) const = default;
+};
+// The job is booted out and has no instance: the glue drops it. Last effect
+// the job ever returns.
+struct Removed {
+  bool operator==(const Removed&) const = default;
+};
+
+// A decision worth one log line, made here and logged once by the glue
+// (STYLE 7). `event` goes to XPCD_EVENT=, `text` names the job.
+enum class LogEvent {
+  instance_failed,    // exited or failed to spawn before it was ready, or ran too briefly
+  throttled,          // the next start waits for the backoff
+  deadline_passed,    // activation deadline: stopping an instance that did not check in
+  escalated,          // ExitTimeOut passed: SIGKILL
+  calendar_never,     // StartCalendarInterval matches no date
+  lookup_refused,     // a lookup failed at once (limit, disabled, removed, ...)
+};
+std::string_view to_string(LogEvent event);
+struct Log {
+  LogEvent event;
+  std::string text;
+  bool operator==(const Log&) const = default;
+};
+
+using Effect = std::variant<Spawn, Kill, ArmTimer, CancelTimer, ArmCalendar, DeliverLookups, FailLookups,
+                            WatchSockets, Refused, Removed, Log>;
+using Effects = std::vector<Effect>;
+
+std::string to_string(const Effect& effect);
+
+}  // namespace xpcd::job

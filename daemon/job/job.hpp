@@ -1,0 +1,232 @@
+// Job: the supervision state machine of one job, pure code. Events in
+// (events.hpp), effects out (effects.hpp), time passed in as a value. No
+// syscalls, no fds, no sd-event: the daemon's glue owns those, feeds each
+// event to Job::handle on the loop thread and carries out the returned
+// effects in order. Decisions are recorded in docs/job-engine.md.
+//
+// The model
+// ---------
+// States (State below):
+//
+//   stopped ──demand──▶ spawning ──ready──▶ running
+//      ▲  ▲                │  │               │
+//      │  │  exit, no      │  │ Stop, deadline, STOPPING=1
+//      │  │  demand left   │  ▼               ▼
+//      │  └────────────── stopping ◀─────────┘
+//      │                    │ exit of a failed instance
+//      │                    ▼
+//      └──backoff over──  throttled ──backoff over, demand──▶ spawning
+//
+//   removed: terminal, after Bootout (from any state once no instance is left).
+//
+// * stopped: no instance. Demand starts one when the gates allow (enabled,
+//   not being removed, LaunchOnlyOnce not spent).
+// * spawning: Spawn issued, the instance is not ready. A job with
+//   MachServices (it "uses the checkin channel") is ready when it checks in
+//   and has an activation deadline; any other job is ready when its exec
+//   succeeded (SpawnSucceeded), since nothing in xpcd waits for it: the
+//   kernel queues connections on its listeners. Lookups are held.
+// * running: ready. Lookups are delivered at once.
+// * stopping: the instance was asked to go (Kill SIGTERM after Stop,
+//   kickstart -k, Bootout or the activation deadline) or said it is going
+//   (STOPPING=1). ExitTimeOut is armed; SIGKILL when it fires. Lookups are
+//   held for the next instance.
+// * throttled: no instance; an instance failed (exited or failed to spawn
+//   before it was ready, or ran less than ThrottleInterval) and the next
+//   start waits out a capped exponential backoff. Lookups are held, and the
+//   job restarts when the backoff is over, unless the failure was a spawn
+//   failure that retrying cannot fix (ENOENT, EACCES, ...): then lookups fail
+//   at once with that reason while the backoff lasts.
+//
+// Demand: a waiting lookup, a kickstart, RunAtLoad (at Load or at the first
+// Enable after it), KeepAlive (always, PathState, OtherJobEnabled any time;
+// SuccessfulExit and Crashed judged on each exit that was not requested),
+// QueueDirectories non-empty; and one-shot while stopped: a readable Sockets
+// listener, StartInterval, StartCalendarInterval, WatchPaths.
+//
+// Failures are fast: when an instance is known never to become ready
+// (exit, spawn failure, activation deadline, STOPPING=1 before check-in)
+// and nobody asked it to stop, every lookup waiting for it fails at once
+// with a reason naming the job and the cause. A requested stop carries
+// waiting lookups over to the next instance.
+//
+// Room for issue 5 (transactions, idle exit): begin_stop() is the one place
+// that decides how an instance is asked to go; the parking handshake will
+// add a `draining` state between running and stopping there, and an exit
+// announced through `exiting` will end the instance like a requested stop.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "job/effects.hpp"
+#include "job/events.hpp"
+#include "job/keep_alive.hpp"
+#include "job/limits.hpp"
+#include "job/types.hpp"
+#include "manifest/job_spec.hpp"
+
+namespace xpcd::job {
+
+enum class State {
+  stopped,
+  spawning,
+  running,
+  stopping,
+  throttled,
+  removed,
+};
+std::string_view to_string(State state);
+
+// Why the current instance is in `stopping`. Only a requested stop is
+// free: its exit is not judged by SuccessfulExit/Crashed, does not count
+// for the backoff, and the lookups waiting through it go to the next
+// instance. (Issue 5 adds the idle-exit handshake here.)
+enum class StopCause {
+  requested,  // Stop, kickstart -k, Bootout
+  deadline,   // the activation deadline passed before check-in
+  announced,  // the instance sent STOPPING=1
+};
+std::string_view to_string(StopCause cause);
+
+// Daemon-wide settings the engine needs (from xpcd.toml).
+struct Config {
+  Duration activation_timeout = limits::kDefaultActivationTimeout;
+};
+
+// What `xpcctl print` shows, read with Job::status().
+struct Status {
+  InstanceId instance = 0;           // current or last instance, 0 before the first
+  int pid = 0;                       // 0 until SpawnSucceeded, and after the instance ended
+  TimePoint started_at{};            // when the current/last instance was spawned
+  bool checked_in = false;           // the current instance checked in
+  bool notified_ready = false;       // the current instance sent READY=1
+  std::optional<TimePoint> last_watchdog;  // last WATCHDOG=1 of the current instance
+  std::string status_text;           // last STATUS= of the current instance
+  std::optional<ExitStatus> last_exit;
+  std::string last_failure;          // reason of the last failed instance, "" if none yet
+  unsigned consecutive_failures = 0; // failed instances in a row (the backoff exponent)
+  std::optional<TimePoint> throttled_until;
+  std::size_t starts = 0;            // Spawns so far
+};
+
+class Job {
+ public:
+  explicit Job(manifest::JobSpec spec, Config config = {});
+
+  // Feeds one event at monotonic time `now` (never earlier than the last
+  // one); returns what the glue must do, in order. Never fails: an event
+  // that makes no sense in the current state (a late report about an
+  // instance that is gone, a timer that was cancelled) is ignored.
+  Effects handle(const Event& event, TimePoint now);
+
+  State state() const { return state_; }
+  const Status& status() const { return status_; }
+  const manifest::JobSpec& spec() const { return spec_; }
+  const std::string& label() const { return spec_.label; }
+  bool disabled() const { return disabled_; }
+  bool uses_checkin() const { return !spec_.mach_services.empty(); }
+  std::size_t waiting_lookups() const { return waiting_.size(); }
+
+ private:
+  // One handler per event type (job.cpp, job_instance.cpp, job_control.cpp).
+  void on(const Load& e);
+  void on(const Bootout& e);
+  void on(const Enable& e);
+  void on(const Disable& e);
+  void on(const Lookup& e);
+  void on(const SocketReadable& e);
+  void on(const WatchPathChanged& e);
+  void on(const QueueDirectoriesChanged& e);
+  void on(const PathStateChanged& e);
+  void on(const OtherJobChanged& e);
+  void on(const CalendarFired& e);
+  void on(const TimerFired& e);
+  void on(const Kickstart& e);
+  void on(const Stop& e);
+  void on(const Signal& e);
+  void on(const SpawnSucceeded& e);
+  void on(const SpawnFailed& e);
+  void on(const Exited& e);
+  void on(const CheckedIn& e);
+  void on(const NotifyReady& e);
+  void on(const NotifyStopping& e);
+  void on(const NotifyWatchdog& e);
+  void on(const NotifyExtendTimeout& e);
+  void on(const NotifyStatus& e);
+
+  // How an instance ended: an exit, or a spawn that never produced one.
+  struct End {
+    ExitStatus status;  // for a spawn failure: judged as exited(127)
+    bool spawn_failed = false;
+    bool permanent = false;  // a spawn failure retrying cannot fix
+    std::string text;        // what happened, without the label
+  };
+
+  // Transitions (job_instance.cpp).
+  void start();
+  void begin_stop(StopCause cause);
+  void instance_ended(const End& end);
+  void after_failure(bool demand, bool permanent);
+  void throttle_over();
+  void extend(TimerKind kind, std::chrono::microseconds extension);
+  void ready();
+
+  // Demand and gates (job.cpp).
+  bool live() const;
+  bool current(InstanceId id) const { return live() && id == status_.instance; }
+  bool can_start() const;
+  std::string cannot_start_reason() const;
+  bool standing_demand() const;
+  void start_if_idle();
+  void fail_waiting(const std::string& reason);
+  void fail_one(LookupId id, const std::string& reason);
+  void finish_removal();
+  void sync_socket_watch();
+
+  // Effects (job.cpp).
+  void emit(Effect effect) { out_.push_back(std::move(effect)); }
+  void arm(TimerKind kind, TimePoint at);
+  void cancel(TimerKind kind);
+  void arm_calendar(const CivilTime& now_civil);
+  bool armed(TimerKind kind) const { return deadline_[static_cast<std::size_t>(kind)].has_value(); }
+  void log(LogEvent event, const std::string& text);
+  std::string named(const std::string& text) const { return spec_.label + ": " + text; }
+
+  manifest::JobSpec spec_;
+  Config config_;
+  Duration throttle_interval_;
+  State state_ = State::stopped;
+  Status status_;
+  KeepAliveState keep_alive_;
+
+  bool loaded_ = false;
+  bool disabled_ = false;
+  bool removing_ = false;              // Bootout seen; Removed once the instance is gone
+  bool launched_ = false;              // an instance was ever spawned (LaunchOnlyOnce)
+  bool run_at_load_pending_ = false;   // RunAtLoad not yet honoured (job was disabled at Load)
+  bool kick_pending_ = false;          // a kickstart waits for the current instance to go
+  bool queue_nonempty_ = false;        // QueueDirectories
+  bool restart_after_throttle_ = false;  // demand seen when the failed instance ended
+  bool permanent_failure_ = false;     // the throttle follows a spawn failure retrying cannot fix
+  bool ready_ = false;                 // the current instance became ready (see State::spawning)
+  bool killed_ = false;                // SIGKILL already sent to the current instance
+  bool watching_sockets_ = false;
+  StopCause stop_cause_ = StopCause::requested;
+  std::vector<LookupId> waiting_;
+  std::array<std::optional<TimePoint>, kTimerKindCount> deadline_{};
+
+  // Per handle() call.
+  TimePoint now_{};
+  Effects out_;
+};
+
+// Whether a spawn failure with this errno can go away by itself (EAGAIN,
+// ENOMEM, ETXTBSY, ...). Others (ENOENT, EACCES, ENOEXEC, EPERM, ...) need
+// someone to change the system or the manifest.
+bool spawn_error_is_transient(int error);
+
+}  // namespace xpcd::job

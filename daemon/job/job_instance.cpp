@@ -1,0 +1,212 @@
+// Job: the life of one instance: start, ready, stop, end, backoff, and
+// the reports and timers that drive them (job.hpp).
+#include <algorithm>
+#include <csignal>
+
+#include "job/job.hpp"
+#include "job/throttle.hpp"
+
+namespace xpcd::job {
+namespace {
+
+std::string seconds_text(Duration d) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms) + " ms";
+}
+
+// ExitTimeOut as a duration; 0 (or less) means wait forever, as in launchd.
+std::optional<Duration> exit_timeout(std::int64_t seconds) {
+  if (seconds <= 0) return std::nullopt;
+  return std::chrono::seconds{std::min<std::int64_t>(seconds, 1'000'000'000)};
+}
+
+std::string cut_utf8(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // s[n] starts the cut-off part
+  s.resize(n);
+  return s;
+}
+
+}  // namespace
+
+// --- transitions ---
+
+// Precondition: stopped or throttled, can_start().
+void Job::start() {
+  if (state_ == State::throttled) cancel(TimerKind::throttle);
+  const InstanceId id = status_.instance + 1;
+  status_ = Status{.instance = id, .started_at = now_, .last_exit = status_.last_exit,
+                   .last_failure = std::move(status_.last_failure),
+                   .consecutive_failures = status_.consecutive_failures, .starts = status_.starts + 1};
+  launched_ = true;
+  run_at_load_pending_ = kick_pending_ = restart_after_throttle_ = permanent_failure_ = false;
+  ready_ = killed_ = false;
+  state_ = State::spawning;
+  emit(Spawn{id});
+  if (uses_checkin()) arm(TimerKind::activation, now_ + config_.activation_timeout);
+}
+
+// The instance is ready: checked in (MachServices jobs) or exec'd (others).
+void Job::ready() {
+  ready_ = true;
+  cancel(TimerKind::activation);
+  state_ = State::running;
+  if (waiting_.empty()) return;
+  emit(DeliverLookups{std::move(waiting_)});
+  waiting_.clear();
+}
+
+// The one place that decides how an instance is asked to go. Issue 5 adds
+// the idle-exit handshake (a `draining` state) in front of SIGTERM here.
+void Job::begin_stop(StopCause cause) {
+  cancel(TimerKind::activation);
+  stop_cause_ = cause;
+  state_ = State::stopping;
+  if (cause != StopCause::announced) emit(Kill{status_.instance, SIGTERM});
+  if (const auto timeout = exit_timeout(spec_.exit_timeout)) arm(TimerKind::exit_timeout, now_ + *timeout);
+}
+
+void Job::instance_ended(const End& end) {
+  const bool requested = state_ == State::stopping && stop_cause_ == StopCause::requested;
+  const bool waited_for_this = state_ == State::spawning || end.spawn_failed;
+  const bool ran_long = now_ - status_.started_at >= throttle_interval_;
+  cancel(TimerKind::activation);
+  cancel(TimerKind::exit_timeout);
+  status_.pid = 0;
+  if (!end.spawn_failed) status_.last_exit = end.status;
+  const bool failed = end.spawn_failed || (!requested && (!ready_ || !ran_long));
+  const std::string what = end.spawn_failed ? end.text
+                           : ready_         ? describe(end.status)
+                           : describe(end.status) + (uses_checkin() ? " before checking in" : " before it was ready");
+  if (failed) {
+    status_.last_failure = named(what);
+    ++status_.consecutive_failures;
+    log(LogEvent::instance_failed, status_.last_failure);
+  } else if (ran_long && ready_) {
+    status_.consecutive_failures = 0;
+  }
+  if (waited_for_this) fail_waiting(named(what));
+  if (removing_) return finish_removal();
+  state_ = State::stopped;
+  const bool demand = standing_demand() || (!requested && restart_after_exit(spec_.keep_alive, end.status));
+  if (!can_start()) return fail_waiting(cannot_start_reason());
+  if (failed && !kick_pending_) return after_failure(demand, end.spawn_failed && end.permanent);
+  if (demand) start();
+}
+
+// A failed instance: wait out the backoff, even with no demand now, so a
+// lookup that comes during it waits too rather than respawning at once.
+void Job::after_failure(bool demand, bool permanent) {
+  const Duration delay = throttle_delay(throttle_interval_, status_.consecutive_failures);
+  state_ = State::throttled;
+  restart_after_throttle_ = demand;
+  permanent_failure_ = permanent;
+  status_.throttled_until = now_ + delay;
+  arm(TimerKind::throttle, now_ + delay);
+  log(LogEvent::throttled, named("next start in " + seconds_text(delay) + " (failure " +
+                                 std::to_string(status_.consecutive_failures) + " in a row)"));
+}
+
+void Job::throttle_over() {
+  status_.throttled_until.reset();
+  state_ = State::stopped;
+  const bool demand = restart_after_throttle_ || standing_demand();
+  restart_after_throttle_ = permanent_failure_ = false;
+  if (demand && can_start()) start();
+}
+
+// EXTEND_TIMEOUT_USEC, systemd's rule: the deadline becomes now + extension
+// if that is later; it never moves earlier.
+void Job::extend(TimerKind kind, std::chrono::microseconds extension) {
+  const auto ext = std::clamp<Duration>(extension, Duration::zero(), limits::kMaxTimeoutExtension);
+  const TimePoint at = now_ + ext;
+  if (at > *deadline_[static_cast<std::size_t>(kind)]) arm(kind, at);
+}
+
+// --- reports about the instance ---
+
+void Job::on(const SpawnSucceeded& e) {
+  if (!current(e.instance)) return;
+  status_.pid = e.pid;
+  if (state_ == State::spawning && !uses_checkin()) ready();
+}
+
+void Job::on(const SpawnFailed& e) {
+  if (!current(e.instance)) return;
+  std::string text = e.text;
+  if (text.empty()) text = "spawn failed at " + e.stage + " (errno " + std::to_string(e.error) + ")";
+  instance_ended(End{ExitStatus::exited(127), true, !spawn_error_is_transient(e.error), std::move(text)});
+}
+
+void Job::on(const Exited& e) {
+  if (!current(e.instance)) return;
+  instance_ended(End{e.status, false, false, {}});
+}
+
+// A check-in after the instance was told to stop (deadline, kickstart -k)
+// is ignored: it is being killed, and its lookups already failed or wait
+// for the next instance.
+void Job::on(const CheckedIn& e) {
+  if (!current(e.instance)) return;
+  status_.checked_in = true;
+  if (state_ == State::spawning) ready();
+}
+
+void Job::on(const NotifyReady& e) {
+  if (current(e.instance)) status_.notified_ready = true;
+}
+
+void Job::on(const NotifyStopping& e) {
+  if (!current(e.instance) || state_ == State::stopping) return;
+  if (state_ == State::spawning) fail_waiting(named("sent STOPPING=1 before checking in"));
+  begin_stop(StopCause::announced);
+}
+
+void Job::on(const NotifyWatchdog& e) {
+  if (current(e.instance)) status_.last_watchdog = now_;
+}
+
+void Job::on(const NotifyExtendTimeout& e) {
+  if (!current(e.instance)) return;
+  if (state_ == State::spawning && armed(TimerKind::activation)) extend(TimerKind::activation, e.extension);
+  if (state_ == State::stopping && armed(TimerKind::exit_timeout)) extend(TimerKind::exit_timeout, e.extension);
+}
+
+void Job::on(const NotifyStatus& e) {
+  if (current(e.instance)) status_.status_text = cut_utf8(e.text, limits::kMaxStatusText);
+}
+
+// --- timers ---
+
+// A fire for a timer that is not armed, or armed later (re-armed by
+// EXTEND_TIMEOUT in the same loop iteration), is stale and ignored.
+void Job::on(const TimerFired& e) {
+  auto& d = deadline_[static_cast<std::size_t>(e.kind)];
+  if (!d || now_ < *d) return;
+  d.reset();
+  switch (e.kind) {
+    case TimerKind::activation:
+      if (state_ != State::spawning) return;
+      fail_waiting(named("did not check in within " + seconds_text(now_ - status_.started_at) +
+                         " (activation deadline)"));
+      log(LogEvent::deadline_passed, named("did not check in in time, stopping it"));
+      return begin_stop(StopCause::deadline);
+    case TimerKind::exit_timeout:
+      if (state_ != State::stopping || killed_) return;
+      killed_ = true;
+      emit(Kill{status_.instance, SIGKILL});
+      return log(LogEvent::escalated, named("still running after ExitTimeOut, sent SIGKILL"));
+    case TimerKind::throttle:
+      if (state_ == State::throttled) throttle_over();
+      return;
+    case TimerKind::start_interval:
+      arm(TimerKind::start_interval, now_ + std::chrono::seconds{*spec_.start_interval});
+      return start_if_idle();
+    case TimerKind::calendar:
+      return;  // the wall-clock timer reports CalendarFired
+  }
+}
+
+}  // namespace xpcd::job
