@@ -3,6 +3,7 @@
 // become dates (text kept as written). Every value gets its line and column.
 #include <fmt/format.h>
 
+#include <optional>
 #include <sstream>
 
 #include "manifest/decoders.hpp"
@@ -99,6 +100,44 @@ bool Converter::array(const toml::array& a, const std::string& path, size_t dept
   return true;
 }
 
+// toml++ 3.3 reaches __builtin_unreachable() (undefined behaviour; found by
+// fuzz_toml) when it meets some non-ASCII characters where it expects
+// whitespace, e.g. in a table header. TOML allows non-ASCII text only inside
+// strings and comments, so such input is refused before toml++ sees it.
+std::optional<Position> non_ascii_outside_strings(std::string_view s) {
+  enum class In { code, comment, basic, literal, ml_basic, ml_literal };
+  In in = In::code;
+  Position pos{1, 1};
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    std::string_view rest = s.substr(i);
+    size_t skip = 0;
+    if (in == In::code) {
+      if (static_cast<unsigned char>(c) >= 0x80) return pos;
+      if (c == '#') in = In::comment;
+      else if (rest.starts_with("\"\"\"")) in = In::ml_basic, skip = 2;
+      else if (rest.starts_with("'''")) in = In::ml_literal, skip = 2;
+      else if (c == '"') in = In::basic;
+      else if (c == '\'') in = In::literal;
+    } else if ((in == In::basic || in == In::ml_basic) && c == '\\' && rest.size() > 1 && rest[1] != '\n') {
+      skip = 1;  // an escaped character cannot end the string
+    } else if ((in == In::comment && c == '\n') || (in == In::basic && (c == '"' || c == '\n')) ||
+               (in == In::literal && (c == '\'' || c == '\n'))) {
+      in = In::code;
+    } else if ((in == In::ml_basic && rest.starts_with("\"\"\"")) ||
+               (in == In::ml_literal && rest.starts_with("'''"))) {
+      in = In::code, skip = 2;
+    }
+    if (c == '\n') {
+      pos = {pos.line + 1, 1};
+    } else {
+      pos.col += static_cast<uint32_t>(1 + skip);
+    }
+    i += skip;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Decoded decode_toml(std::string_view bytes, std::string_view file) {
@@ -107,6 +146,12 @@ Decoded decode_toml(std::string_view bytes, std::string_view file) {
     d.diagnostics.push_back({Severity::error, std::string(file), {}, "",
                              fmt::format("file too large (limit {} bytes, got {})",
                                          limits::kMaxManifestBytes, bytes.size())});
+    return d;
+  }
+  if (auto at = non_ascii_outside_strings(bytes)) {
+    d.diagnostics.push_back({Severity::error, std::string(file), *at, "",
+                             "invalid TOML: non-ASCII character outside a string or comment "
+                             "(expected a bare key of A-Z a-z 0-9 _ -, or quote it)"});
     return d;
   }
   toml::parse_result parsed = toml::parse(bytes, std::string(file));

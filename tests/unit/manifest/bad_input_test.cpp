@@ -205,3 +205,15 @@ TEST_CASE("a top level that is not a dictionary is an error") {
 }
 
 }  // namespace xpcd::manifest::test
+
+namespace xpcd::manifest::test {
+
+TEST_CASE("non-ASCII outside TOML strings is refused before toml++ sees it") {
+  CHECK(lines(load_text("Label = \"é\" # é\nProgram = '/bin/é'\nX = \"\"\"\né\"\"\"\n", Format::toml)) ==
+        std::vector<std::string>{"t.plist:3:1: warning: X: unknown key, ignored (not in launchd.plist(5))"});
+  CHECK(lines(load_text("Label = \"x\"\n[XP\xc4\xac" "ervice]\n", Format::toml)) ==
+        std::vector<std::string>{"t.plist:2:4: error: invalid TOML: non-ASCII character outside a string or comment (expected a bare key of A-Z a-z 0-9 _ -, or quote it)"});
+  CHECK(lines(load_text("Label = \"a\\\"\xc3\xa9\"\nProgram = \"/x\"\n\xc3\xa9", Format::toml)).at(0).starts_with("t.plist:3:1: error: invalid TOML: non-ASCII"));
+}
+
+}  // namespace xpcd::manifest::test
