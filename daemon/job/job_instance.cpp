@@ -120,8 +120,9 @@ void Job::throttle_over() {
 // EXTEND_TIMEOUT_USEC, systemd's rule: the deadline becomes now + extension
 // if that is later; it never moves earlier.
 void Job::extend(TimerKind kind, std::chrono::microseconds extension) {
-  const auto ext = std::clamp<Duration>(extension, Duration::zero(), limits::kMaxTimeoutExtension);
-  const TimePoint at = now_ + ext;
+  // Clamp in microseconds: converting a huge value to nanoseconds first would overflow.
+  const std::chrono::microseconds max = limits::kMaxTimeoutExtension;
+  const TimePoint at = now_ + std::clamp(extension, std::chrono::microseconds::zero(), max);
   if (at > *deadline_[static_cast<std::size_t>(kind)]) arm(kind, at);
 }
 
