@@ -65,8 +65,9 @@ struct Refused {
   std::string reason;
   bool operator==(const Refused&) const = default;
 };
-// The job is booted out and has no instance: the glue drops it. Last effect
-// the job ever returns.
+// The job is booted out and has no instance left. After this effect the
+// glue drops the Job (fed further events, it fails lookups and refuses
+// control requests).
 struct Removed {
   bool operator==(const Removed&) const = default;
 };

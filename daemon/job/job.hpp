@@ -170,6 +170,8 @@ class Job {
   void start();
   void begin_stop(StopCause cause);
   void instance_ended(const End& end);
+  std::string describe_end(const End& end) const;
+  bool record_end(const End& end, bool requested, const std::string& what);
   void after_failure(bool demand, bool permanent);
   void throttle_over();
   void extend(TimerKind kind, std::chrono::microseconds extension);

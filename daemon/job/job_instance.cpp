@@ -71,22 +71,10 @@ void Job::begin_stop(StopCause cause) {
 void Job::instance_ended(const End& end) {
   const bool requested = state_ == State::stopping && stop_cause_ == StopCause::requested;
   const bool waited_for_this = state_ == State::spawning || end.spawn_failed;
-  const bool ran_long = now_ - status_.started_at >= throttle_interval_;
   cancel(TimerKind::activation);
   cancel(TimerKind::exit_timeout);
-  status_.pid = 0;
-  if (!end.spawn_failed) status_.last_exit = end.status;
-  const bool failed = end.spawn_failed || (!requested && (!ready_ || !ran_long));
-  const std::string what = end.spawn_failed ? end.text
-                           : ready_         ? describe(end.status)
-                           : describe(end.status) + (uses_checkin() ? " before checking in" : " before it was ready");
-  if (failed) {
-    status_.last_failure = named(what);
-    ++status_.consecutive_failures;
-    log(LogEvent::instance_failed, status_.last_failure);
-  } else if (ran_long && ready_) {
-    status_.consecutive_failures = 0;
-  }
+  const std::string what = describe_end(end);
+  const bool failed = record_end(end, requested, what);
   if (waited_for_this) fail_waiting(named(what));
   if (removing_) return finish_removal();
   state_ = State::stopped;
@@ -94,6 +82,31 @@ void Job::instance_ended(const End& end) {
   if (!can_start()) return fail_waiting(cannot_start_reason());
   if (failed && !kick_pending_) return after_failure(demand, end.spawn_failed && end.permanent);
   if (demand) start();
+}
+
+// "exited with status 1 before checking in", "cannot exec ...".
+std::string Job::describe_end(const End& end) const {
+  if (end.spawn_failed) return end.text;
+  if (ready_) return describe(end.status);
+  return describe(end.status) + (uses_checkin() ? " before checking in" : " before it was ready");
+}
+
+// Records the end in the status and the backoff; returns whether the
+// instance failed: a spawn failure, or (unless the stop was requested) an
+// instance that never became ready or ran less than ThrottleInterval.
+bool Job::record_end(const End& end, bool requested, const std::string& what) {
+  const bool ran_long = now_ - status_.started_at >= throttle_interval_;
+  status_.pid = 0;
+  if (!end.spawn_failed) status_.last_exit = end.status;
+  const bool failed = end.spawn_failed || (!requested && (!ready_ || !ran_long));
+  if (failed) {
+    status_.last_failure = named(what);
+    ++status_.consecutive_failures;
+    log(LogEvent::instance_failed, status_.last_failure);
+  } else if (ran_long && ready_) {
+    status_.consecutive_failures = 0;
+  }
+  return failed;
 }
 
 // A failed instance: wait out the backoff, even with no demand now, so a

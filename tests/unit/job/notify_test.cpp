@@ -52,6 +52,10 @@ TEST_CASE("STOPPING=1 before check-in fails the waiting lookups") {
   CHECK(h.send(Lookup{2}) == Effects{});  // waits for the next instance
   h.advance(1s);
   CHECK(h.exited(0) == Effects{CancelTimer{TimerKind::exit_timeout}, ArmTimer{TimerKind::throttle, h.now + 10s}});
+  h.advance(10s);
+  CHECK(h.fire(TimerKind::throttle) == Effects{Spawn{2}, ArmTimer{TimerKind::activation, h.now + 30s}});
+  h.spawned();
+  CHECK(h.checked_in() == Effects{CancelTimer{TimerKind::activation}, DeliverLookups{{2}}});
 }
 
 TEST_CASE("WATCHDOG=1 is recorded with its time") {

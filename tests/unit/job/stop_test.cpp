@@ -1,5 +1,7 @@
 // Stopping: SIGTERM, ExitTimeOut, SIGKILL, and what happens to demand that
 // arrives while an instance goes.
+#include <cerrno>
+
 #include "harness.hpp"
 
 namespace xpcd::job::test {
@@ -140,6 +142,30 @@ TEST_CASE("a requested stop is not judged by SuccessfulExit or Crashed") {
   h.advance(1h);
   h.send(Stop{});
   CHECK(h.killed(SIGTERM) == Effects{CancelTimer{TimerKind::exit_timeout}});
+  CHECK(h.job.state() == State::stopped);
+}
+
+}  // namespace xpcd::job::test
+
+namespace xpcd::job::test {
+
+TEST_CASE("a spawn failure reported after a stop during start is still a failure") {
+  Harness h(service_spec());
+  h.load();
+  h.send(Lookup{1});
+  h.send(Stop{});
+  CHECK(h.spawn_failed(ENOENT, "cannot exec /usr/bin/nope: No such file or directory") ==
+        Effects{CancelTimer{TimerKind::exit_timeout},
+                FailLookups{{1}, "com.example.echo: cannot exec /usr/bin/nope: No such file or directory"},
+                ArmTimer{TimerKind::throttle, h.now + 10s}});
+  CHECK(h.job.status().consecutive_failures == 1);
+}
+
+TEST_CASE("events before Load start nothing") {
+  Harness h(service_spec());
+  CHECK(h.send(Lookup{1}) == Effects{FailLookups{{1}, "com.example.echo: job is not loaded"}});
+  CHECK(h.send(Kickstart{}) == Effects{Refused{"com.example.echo: job is not loaded"}});
+  CHECK(h.send(QueueDirectoriesChanged{true}) == Effects{});
   CHECK(h.job.state() == State::stopped);
 }
 
