@@ -38,16 +38,14 @@ class CredentialResolver {
   virtual xpc::Result<std::optional<GroupEntry>, std::error_code> group(std::string_view name) const = 0;
   // The groups `user` belongs to in the group database, with `primary`
   // included (getgrouplist semantics), in the database's order.
-  virtual xpc::Result<std::vector<gid_t>, std::error_code> groups_of(const UserEntry& user,
-                                                                      gid_t primary) const = 0;
+  virtual xpc::Result<std::vector<gid_t>, std::error_code> groups_of(const UserEntry& user, gid_t primary) const = 0;
 };
 
 class SystemResolver final : public CredentialResolver {
  public:
   xpc::Result<std::optional<UserEntry>, std::error_code> user(std::string_view name) const override;
   xpc::Result<std::optional<GroupEntry>, std::error_code> group(std::string_view name) const override;
-  xpc::Result<std::vector<gid_t>, std::error_code> groups_of(const UserEntry& user,
-                                                              gid_t primary) const override;
+  xpc::Result<std::vector<gid_t>, std::error_code> groups_of(const UserEntry& user, gid_t primary) const override;
 };
 
 }  // namespace xpcd::launcher

@@ -166,7 +166,8 @@ StdioSource output(const std::string& path, const SpawnContext& ctx, mode_t umas
 }
 
 std::optional<PlanError> plan_stdio(const JobSpec& spec, const SpawnContext& ctx, SpawnPlan& plan) {
-  for (auto [path, key] : {std::pair{&spec.stdin_path, "StandardInPath"}, {&spec.stdout_path, "StandardOutPath"},
+  for (auto [path, key] : {std::pair{&spec.stdin_path, "StandardInPath"},
+                           {&spec.stdout_path, "StandardOutPath"},
                            {&spec.stderr_path, "StandardErrorPath"}}) {
     if (auto e = check_absolute(*path, key)) return e;
   }
@@ -280,7 +281,9 @@ std::string PlanError::message() const {
       what = detail + " is not this user domain's own " + (key == "GroupName" ? "group" : "user") +
              " (UserName, GroupName and InitGroups are honoured only in the system domain)";
       break;
-    case PlanErrc::too_many_groups: what = detail + " (at most " + std::to_string(limits::kMaxSupplementaryGroups) + ")"; break;
+    case PlanErrc::too_many_groups:
+      what = detail + " (at most " + std::to_string(limits::kMaxSupplementaryGroups) + ")";
+      break;
     case PlanErrc::too_many_fds: what = "too many fds to pass: " + detail; break;
     case PlanErrc::socket_fds_mismatch: what = "the daemon passed the wrong number of socket fds: " + detail; break;
     case PlanErrc::bad_socket_name:
@@ -303,7 +306,8 @@ xpc::Result<SpawnPlan, PlanError> make_spawn_plan(const JobSpec& spec, const Spa
   if (auto e = plan_credentials(spec, ctx, plan, env)) return xpc::fail(std::move(*e));
   if (auto e = plan_fds(spec, ctx, plan, protocol_env)) return xpc::fail(std::move(*e));
   if (auto e = plan_stdio(spec, ctx, plan)) return xpc::fail(std::move(*e));
-  if (auto e = plan_environment(spec, ctx, plan, std::move(env), std::move(protocol_env))) return xpc::fail(std::move(*e));
+  if (auto e = plan_environment(spec, ctx, plan, std::move(env), std::move(protocol_env)))
+    return xpc::fail(std::move(*e));
   return plan;
 }
 

@@ -46,9 +46,9 @@ struct SpawnContext {
   const CredentialResolver* resolver = nullptr;  // borrowed, not null
 
   // Borrowed fds; the caller keeps them open until spawn() returns.
-  int checkin_fd = -1;             // -1: no checkin channel
-  std::vector<int> socket_fds;     // one per JobSpec::sockets entry, same order
-  int default_output_fd = -1;      // stdout/stderr without a path; -1: /dev/null
+  int checkin_fd = -1;          // -1: no checkin channel
+  std::vector<int> socket_fds;  // one per JobSpec::sockets entry, same order
+  int default_output_fd = -1;   // stdout/stderr without a path; -1: /dev/null
 
   // Defaults the manifest may override (in a user domain, the user's HOME,
   // XDG_RUNTIME_DIR, LANG, ...); they override the default PATH.
@@ -59,9 +59,9 @@ struct SpawnContext {
 };
 
 enum class PlanErrc {
-  no_program,            // neither Program nor ProgramArguments
-  relative_program,      // a program path with '/' that is not absolute
-  relative_path,         // WorkingDirectory, RootDirectory, Standard*Path
+  no_program,        // neither Program nor ProgramArguments
+  relative_program,  // a program path with '/' that is not absolute
+  relative_path,     // WorkingDirectory, RootDirectory, Standard*Path
   unknown_user,
   unknown_group,
   lookup_failed,         // the user/group database failed (system error)
@@ -79,8 +79,8 @@ const char* to_string(PlanErrc code) noexcept;
 
 struct PlanError {
   PlanErrc code;
-  std::string key;     // the manifest key at fault, e.g. "UserName"
-  std::string detail;  // what was wrong, e.g. "'alice'"
+  std::string key;         // the manifest key at fault, e.g. "UserName"
+  std::string detail;      // what was wrong, e.g. "'alice'"
   std::error_code system;  // for lookup_failed
   // "UserName: 'alice' is not the user of this domain (UserName, GroupName
   // and InitGroups are honoured only in the system domain)".

@@ -96,7 +96,8 @@ xpc::Result<xpc::Ok, SpawnError> prepare_fds(const SpawnPlan& plan, Prepared& p)
   }
   for (const FdAction& a : plan.fds) p.fds.push_back({a.parent_fd, nullptr, 0, 0, a.child_fd});
   for (const ChildFd& f : p.fds) {
-    if (f.target < 0 || (f.source_fd < 0 && f.path == nullptr)) return xpc::fail(error_at(SpawnStage::prepare, EBADF, f.target));
+    if (f.target < 0 || (f.source_fd < 0 && f.path == nullptr))
+      return xpc::fail(error_at(SpawnStage::prepare, EBADF, f.target));
     p.sorted_targets.push_back(f.target);
   }
   std::sort(p.sorted_targets.begin(), p.sorted_targets.end());
@@ -177,7 +178,8 @@ std::string subject_of(const SpawnPlan& plan, const Prepared& p, SpawnStage stag
     case SpawnStage::session:
     case SpawnStage::fds: return {};
     case SpawnStage::stdio: {
-      const auto* open = index >= 0 && index < 3 ? std::get_if<OpenPath>(&plan.stdio[static_cast<size_t>(index)]) : nullptr;
+      const auto* open =
+          index >= 0 && index < 3 ? std::get_if<OpenPath>(&plan.stdio[static_cast<size_t>(index)]) : nullptr;
       return open != nullptr ? open->path : std::string();
     }
     case SpawnStage::rlimit: return rlimit_name(index);
@@ -306,8 +308,7 @@ xpc::Result<Spawned, SpawnError> spawn(const SpawnPlan& plan) {
     // so the child may read `p` (on this thread's stack and heap) throughout.
     // With CLONE_PIDFD, the legacy clone() stores the pidfd (CLOEXEC) at the
     // parent_tid argument.
-    pid = clone(detail::child_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &p.args,
-                &pidfd);
+    pid = clone(detail::child_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &p.args, &pidfd);
     clone_errno = errno;
   }
   if (pid < 0) return xpc::fail(error_at(SpawnStage::clone, clone_errno));

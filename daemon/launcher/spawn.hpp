@@ -46,8 +46,8 @@ const char* to_string(SpawnStage stage) noexcept;
 
 struct SpawnError {
   SpawnStage stage = SpawnStage::prepare;
-  int error = 0;      // errno
-  int index = -1;     // stage-specific, see SpawnStage
+  int error = 0;        // errno
+  int index = -1;       // stage-specific, see SpawnStage
   std::string subject;  // what the stage acted on, from the plan: a path, a user name
   // "cannot exec /usr/bin/nope: No such file or directory",
   // "cannot switch to user 'nobody': Operation not permitted".

@@ -81,8 +81,8 @@ struct SpawnPlan {
   // appends "NAME=<pid>" to envp.
   std::optional<std::string> pid_env_name;
 
-  std::string cwd = "/";        // absolute; inside root_directory when set
-  std::string root_directory;   // "": no chroot
+  std::string cwd = "/";       // absolute; inside root_directory when set
+  std::string root_directory;  // "": no chroot
   mode_t umask = 022;
   std::optional<int> nice;
   std::vector<Rlimit> rlimits;

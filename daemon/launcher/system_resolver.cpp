@@ -36,9 +36,8 @@ xpc::Result<std::optional<UserEntry>, std::error_code> SystemResolver::user(std:
   std::string key(name);
   passwd pw{};
   std::vector<char> buffer;
-  auto found = lookup(pw, buffer, [&](passwd* e, char* b, size_t n, passwd** r) {
-    return getpwnam_r(key.c_str(), e, b, n, r);
-  });
+  auto found =
+      lookup(pw, buffer, [&](passwd* e, char* b, size_t n, passwd** r) { return getpwnam_r(key.c_str(), e, b, n, r); });
   if (!found) return xpc::fail(found.error());
   if (!*found) return std::optional<UserEntry>();
   return std::optional<UserEntry>(UserEntry{pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir, pw.pw_shell});
@@ -56,8 +55,7 @@ xpc::Result<std::optional<GroupEntry>, std::error_code> SystemResolver::group(st
   return std::optional<GroupEntry>(GroupEntry{gr.gr_name, gr.gr_gid});
 }
 
-xpc::Result<std::vector<gid_t>, std::error_code> SystemResolver::groups_of(const UserEntry& user,
-                                                                            gid_t primary) const {
+xpc::Result<std::vector<gid_t>, std::error_code> SystemResolver::groups_of(const UserEntry& user, gid_t primary) const {
   std::vector<gid_t> groups(64);
   for (;;) {
     int count = static_cast<int>(groups.size());

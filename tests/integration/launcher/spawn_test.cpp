@@ -9,9 +9,11 @@
 
 #include <cstring>
 #include <iterator>
+#include <thread>
 #include <vector>
 
 #include "fd_count.hpp"
+#include "launcher/limits.hpp"
 #include "launcher/plan_builder.hpp"
 #include "spawn_helpers.hpp"
 
@@ -39,8 +41,9 @@ TEST_CASE("a bare command name is found in the plan's search path, execvp-style"
   CHECK(sh.run() == "found\n");
 }
 
-TEST_CASE("a job with Sockets gets them at 3.. with LISTEN_FDS, LISTEN_FDNAMES, its own pid in LISTEN_PID, "
-          "and the checkin channel after them") {
+TEST_CASE(
+    "a job with Sockets gets them at 3.. with LISTEN_FDS, LISTEN_FDNAMES, its own pid in LISTEN_PID, "
+    "and the checkin channel after them") {
   int a[2], b[2], c[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
@@ -100,6 +103,56 @@ TEST_CASE("only the planned fds reach the child, even swapped, and even fds the 
   child.finish();
 }
 
+TEST_CASE(
+    "kMaxPassedFds fds really reach the child at 3.. (the child needs room above them for its "
+    "temporaries)") {
+  static Pipe s_pipe;
+  s_pipe = make_pipe();
+  BlockedChild child([](SpawnPlan& plan) {
+    for (int i = 0; i < static_cast<int>(limits::kMaxPassedFds); ++i) plan.fds.push_back({s_pipe.read.get(), 3 + i});
+  });
+  child.start();
+  std::string expected = "0 1 2";
+  for (size_t i = 0; i < limits::kMaxPassedFds; ++i) expected += " " + std::to_string(3 + i);
+  CHECK(open_fds(child.proc("fd")) == expected);
+  CHECK(fd_target(child.pid(), static_cast<int>(2 + limits::kMaxPassedFds)) == fd_target(getpid(), s_pipe.read.get()));
+  child.finish();
+  s_pipe = {};
+}
+
+TEST_CASE("spawns from two threads at once each get their own child and report") {
+  auto worker = [](std::string* failures) -> void {
+    for (int i = 0; i < 20; ++i) {
+      int fds[2];
+      if (pipe2(fds, O_CLOEXEC) != 0) return void(failures->append("pipe "));
+      xpc::UniqueFd r = xpc::UniqueFd::adopt(fds[0]), w = xpc::UniqueFd::adopt(fds[1]);
+      SpawnPlan plan;
+      plan.executable = i % 2 == 0 ? "/bin/sh" : "/nonexistent";
+      plan.argv = {"sh", "-c", "echo $$"};
+      plan.stdio[1] = DupFd{w.get()};
+      auto s = spawn(plan);
+      w.reset();
+      if (i % 2 == 1) {
+        if (s || s.error().error != ENOENT) failures->append("expected ENOENT ");
+        continue;
+      }
+      if (!s) return void(failures->append(s.error().message() + " "));
+      std::string out;
+      char buf[64];
+      for (ssize_t n; (n = read(r.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+      siginfo_t info{};
+      waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(s->pidfd.get()), &info, WEXITED);
+      if (out != std::to_string(s->pid) + "\n" || info.si_status != 0) failures->append("bad child ");
+    }
+  };
+  std::string f1, f2;
+  std::thread t1(worker, &f1), t2(worker, &f2);
+  t1.join();
+  t2.join();
+  CHECK(f1 == "");
+  CHECK(f2 == "");
+}
+
 TEST_CASE("stdio goes to the planned files: input read, outputs appended and created with the plan's mode") {
   TempDir dir;
   std::filesystem::path in = dir.path / "in", out = dir.path / "out", err = dir.path / "err";
@@ -123,7 +176,8 @@ TEST_CASE("cwd, umask, nice, rlimits and a new session are applied; signals star
   sigemptyset(&block);
   sigaddset(&block, SIGUSR1);
   REQUIRE(pthread_sigmask(SIG_BLOCK, &block, &old) == 0);
-  struct sigaction ign {}, old_pipe {};
+  struct sigaction ign {
+  }, old_pipe{};
   ign.sa_handler = SIG_IGN;
   REQUIRE(sigaction(SIGPIPE, &ign, &old_pipe) == 0);
 
@@ -185,7 +239,9 @@ TEST_CASE("a child runs inside its RootDirectory") {
 
 TEST_CASE("credentials: the child runs as nobody with exactly the planned supplementary groups") {
   SUBCASE("an explicit plan") {
-    BlockedChild child([](SpawnPlan& plan) { plan.credentials = Credentials{65534, 65534, {100, 65534}, "nobody", ""}; });
+    BlockedChild child([](SpawnPlan& plan) {
+      plan.credentials = Credentials{65534, 65534, {100, 65534}, "nobody", ""};
+    });
     child.start();
     CHECK(status_field(child.pid(), "Uid") == "65534 65534 65534 65534");
     CHECK(status_field(child.pid(), "Gid") == "65534 65534 65534 65534");

@@ -46,8 +46,9 @@ std::string kPathEntry = std::string("PATH=") + kDefaultPath;
 
 }  // namespace
 
-TEST_CASE("a minimal job runs its ProgramArguments in a new session from /, with umask 022, stdin from "
-          "/dev/null and output to the daemon's log") {
+TEST_CASE(
+    "a minimal job runs its ProgramArguments in a new session from /, with umask 022, stdin from "
+    "/dev/null and output to the daemon's log") {
   Fixture f;
   SpawnPlan p = f.ok(job());
   CHECK(p.label == "com.example.srv");
@@ -112,8 +113,9 @@ TEST_CASE("programs: absolute, bare names searched in the job's PATH, relative r
   }
 }
 
-TEST_CASE("environment: manifest over context defaults over the default PATH; xpcd's variables win and "
-          "cannot be overridden") {
+TEST_CASE(
+    "environment: manifest over context defaults over the default PATH; xpcd's variables win and "
+    "cannot be overridden") {
   Fixture f;
   f.ctx.default_environment = {{"HOME", "/home/u"}, {"LANG", "C.UTF-8"}, {"PATH", "/ctx/bin"}};
   f.ctx.environment = {{"XPC_SERVICE_NAME", "com.example.srv"}, {"NOTIFY_SOCKET", "/run/xpcd/notify"}};
@@ -121,8 +123,8 @@ TEST_CASE("environment: manifest over context defaults over the default PATH; xp
   j.environment = {{"LANG", "fr_FR.UTF-8"}, {"A", "1"}};
   SUBCASE("layers, sorted by name") {
     CHECK(f.ok(j).envp == std::vector<std::string>{"A=1", "HOME=/home/u", "LANG=fr_FR.UTF-8",
-                                                    "NOTIFY_SOCKET=/run/xpcd/notify", "PATH=/ctx/bin",
-                                                    "XPC_SERVICE_NAME=com.example.srv"});
+                                                   "NOTIFY_SOCKET=/run/xpcd/notify", "PATH=/ctx/bin",
+                                                   "XPC_SERVICE_NAME=com.example.srv"});
   }
   SUBCASE("a context variable is reserved") {
     j.environment["NOTIFY_SOCKET"] = "/tmp/mine";
@@ -147,8 +149,9 @@ TEST_CASE("environment: manifest over context defaults over the default PATH; xp
   }
 }
 
-TEST_CASE("Sockets fds go to 3.. in manifest order, then the checkin channel, with LISTEN_* and "
-          "XPCD_CHECKIN_FD") {
+TEST_CASE(
+    "Sockets fds go to 3.. in manifest order, then the checkin channel, with LISTEN_* and "
+    "XPCD_CHECKIN_FD") {
   Fixture f;
   JobSpec j = job();
   SUBCASE("sockets and a checkin channel") {
@@ -265,8 +268,9 @@ TEST_CASE("resource limits: each side optional, one Rlimit per resource, negativ
   CHECK(f.error(j) == "HardResourceLimits.CPU: invalid value: -1");
 }
 
-TEST_CASE("UserName in the system domain: uid, primary gid, groups from the database, and the user's "
-          "HOME/USER/LOGNAME/SHELL") {
+TEST_CASE(
+    "UserName in the system domain: uid, primary gid, groups from the database, and the user's "
+    "HOME/USER/LOGNAME/SHELL") {
   Fixture f;
   JobSpec j = job();
   j.user_name = "nobody";
@@ -363,11 +367,11 @@ TEST_CASE("in a user domain, UserName and GroupName may only name the domain's o
 }
 
 TEST_CASE("every PlanErrc has a name") {
-  for (auto c : {PlanErrc::no_program, PlanErrc::relative_program, PlanErrc::relative_path, PlanErrc::unknown_user,
-                 PlanErrc::unknown_group, PlanErrc::lookup_failed, PlanErrc::credentials_refused,
-                 PlanErrc::too_many_groups, PlanErrc::too_many_fds, PlanErrc::socket_fds_mismatch,
-                 PlanErrc::bad_socket_name, PlanErrc::reserved_environment, PlanErrc::bad_environment_name,
-                 PlanErrc::bad_value}) {
+  for (auto c :
+       {PlanErrc::no_program, PlanErrc::relative_program, PlanErrc::relative_path, PlanErrc::unknown_user,
+        PlanErrc::unknown_group, PlanErrc::lookup_failed, PlanErrc::credentials_refused, PlanErrc::too_many_groups,
+        PlanErrc::too_many_fds, PlanErrc::socket_fds_mismatch, PlanErrc::bad_socket_name,
+        PlanErrc::reserved_environment, PlanErrc::bad_environment_name, PlanErrc::bad_value}) {
     CHECK(std::string(to_string(c)) != "?");
   }
 }

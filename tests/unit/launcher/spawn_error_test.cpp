@@ -32,13 +32,20 @@ TEST_CASE("spawn errors read as one sentence naming what failed and the errno te
 }
 
 TEST_CASE("every spawn stage has a name") {
-  for (auto [stage, name] : {std::pair{SpawnStage::prepare, "prepare"}, {SpawnStage::clone, "clone"},
-                             {SpawnStage::signals, "signals"}, {SpawnStage::stdio, "stdio"},
-                             {SpawnStage::fds, "fds"}, {SpawnStage::session, "session"},
-                             {SpawnStage::rlimit, "rlimit"}, {SpawnStage::nice, "nice"},
-                             {SpawnStage::chroot, "chroot"}, {SpawnStage::chdir, "chdir"},
-                             {SpawnStage::setgroups, "setgroups"}, {SpawnStage::setgid, "setgid"},
-                             {SpawnStage::setuid, "setuid"}, {SpawnStage::exec, "exec"}}) {
+  for (auto [stage, name] : {std::pair{SpawnStage::prepare, "prepare"},
+                             {SpawnStage::clone, "clone"},
+                             {SpawnStage::signals, "signals"},
+                             {SpawnStage::stdio, "stdio"},
+                             {SpawnStage::fds, "fds"},
+                             {SpawnStage::session, "session"},
+                             {SpawnStage::rlimit, "rlimit"},
+                             {SpawnStage::nice, "nice"},
+                             {SpawnStage::chroot, "chroot"},
+                             {SpawnStage::chdir, "chdir"},
+                             {SpawnStage::setgroups, "setgroups"},
+                             {SpawnStage::setgid, "setgid"},
+                             {SpawnStage::setuid, "setuid"},
+                             {SpawnStage::exec, "exec"}}) {
     CHECK(std::string(to_string(stage)) == name);
   }
 }
