@@ -6,18 +6,20 @@
 //
 // The model
 // ---------
-// States (State below):
+// Transitions (State below):
 //
-//   stopped ──demand──▶ spawning ──ready──▶ running
-//      ▲  ▲                │  │               │
-//      │  │  exit, no      │  │ Stop, deadline, STOPPING=1
-//      │  │  demand left   │  ▼               ▼
-//      │  └────────────── stopping ◀─────────┘
-//      │                    │ exit of a failed instance
-//      │                    ▼
-//      └──backoff over──  throttled ──backoff over, demand──▶ spawning
-//
-//   removed: terminal, after Bootout (from any state once no instance is left).
+//   from               on                                         to
+//   stopped            demand                                     spawning  (Spawn)
+//   spawning           check-in (MachServices) / exec (others)    running   (DeliverLookups)
+//   spawning, running  Stop, kickstart -k, Bootout, activation    stopping  (Kill SIGTERM,
+//                      deadline; STOPPING=1 (no signal)                      ArmTimer exit_timeout)
+//   stopping           ExitTimeOut                                stopping  (Kill SIGKILL)
+//   spawning, running, the instance ended (exit, spawn failure):
+//   stopping             a failed instance                        throttled (ArmTimer throttle)
+//                        else, demand left                        spawning
+//                        else                                     stopped
+//   throttled          backoff over: demand ? spawning : stopped
+//   any                Bootout, once no instance is left          removed   (Removed)
 //
 // * stopped: no instance. Demand starts one when the gates allow (enabled,
 //   not being removed, LaunchOnlyOnce not spent).
@@ -37,6 +39,8 @@
 //   job restarts when the backoff is over, unless the failure was a spawn
 //   failure that retrying cannot fix (ENOENT, EACCES, ...): then lookups fail
 //   at once with that reason while the backoff lasts.
+// * removed: booted out, no instance; terminal. Lookups fail, control
+//   requests are refused.
 //
 // Demand: a waiting lookup, a kickstart, RunAtLoad (at Load or at the first
 // Enable after it), KeepAlive (always, PathState, OtherJobEnabled any time;
