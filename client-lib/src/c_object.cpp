@@ -53,6 +53,7 @@ XPC_DEFINE_TYPE(fd, Fd);
 XPC_DEFINE_TYPE(shmem, Shmem);
 XPC_DEFINE_TYPE(endpoint, Endpoint);
 XPC_DEFINE_TYPE(error, Error);
+XPC_DEFINE_TYPE(connection, Connection);
 #undef XPC_DEFINE_TYPE
 
 XPC_EXPORT struct _xpc_bool_s _xpc_bool_true(Type::Bool, true, true);
@@ -96,6 +97,7 @@ xpc_type_t type_constant(Type type) noexcept {
     case Type::Shmem: return XPC_TYPE_SHMEM;
     case Type::Endpoint: return XPC_TYPE_ENDPOINT;
     case Type::Error: return XPC_TYPE_ERROR;
+    case Type::Connection: return XPC_TYPE_CONNECTION;
   }
   return nullptr;
 }

@@ -134,6 +134,7 @@ void describe(const Object& obj, std::string& out, int indent) {
     case Type::Shmem:
       std::snprintf(buf, sizeof buf, " { fd = %d, size = %zu }", obj.borrowed_fd(), obj.shmem_size());
       break;
+    case Type::Connection: return;
   }
   out += buf;
 }

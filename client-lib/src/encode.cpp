@@ -57,6 +57,7 @@ class Measure {
       case Type::Shmem: bytes += 8; [[fallthrough]];
       case Type::Fd:
       case Type::Endpoint: ++fds; return;
+      case Type::Connection: fail(CodecErrc::UnknownType, "a connection cannot be sent in a message"); return;
     }
   }
 
@@ -143,6 +144,7 @@ class Writer {
         head(Tag::Shmem, fd_index(obj));
         put_u64(obj.shmem_size());
         return;
+      case Type::Connection: return;  // refused by Measure
     }
   }
 

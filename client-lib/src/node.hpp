@@ -12,6 +12,8 @@
 
 namespace xpc::detail {
 
+class ConnectionImpl;
+
 struct NullPayload {};
 
 struct DatePayload {
@@ -43,9 +45,30 @@ struct EndpointPayload {
   UniqueFd fd;
 };
 
+// The handle of a connection. Destroying it tells the state that this
+// handle is gone (the state outlives it while the loop watches it).
+struct ConnectionPayload {
+  std::shared_ptr<ConnectionImpl> impl;
+  const xpc_object_s* node = nullptr;  // the node holding this payload
+  explicit ConnectionPayload(std::shared_ptr<ConnectionImpl> i) : impl(std::move(i)) {}
+  ConnectionPayload(ConnectionPayload&&) noexcept = default;
+  ConnectionPayload& operator=(ConnectionPayload&&) noexcept = default;
+  ~ConnectionPayload();
+};
+
 using Payload = std::variant<NullPayload, bool, std::int64_t, std::uint64_t, double, DatePayload,
                              DataPayload, std::string, UuidPayload, Array, Dictionary, FdPayload,
-                             ShmemPayload, EndpointPayload>;
+                             ShmemPayload, EndpointPayload, ConnectionPayload>;
+
+// What a dictionary knows about the message it arrived as, or the message
+// it answers: how replies find their way (xpc_dictionary_create_reply,
+// xpc_dictionary_get_remote_connection).
+struct MessageContext {
+  Object connection;  // the handle of the connection it arrived on
+  std::uint64_t id = 0;        // of the received message
+  bool wants_reply = false;    // the sender awaits a reply to id
+  std::uint64_t reply_to = 0;  // set on a reply being built
+};
 
 }  // namespace xpc::detail
 
@@ -56,6 +79,7 @@ struct xpc_object_s {
   bool immortal = false;
   std::atomic<std::int32_t> refs{1};
   xpc::detail::Payload payload;
+  std::shared_ptr<xpc::detail::MessageContext> context;  // dictionaries only
 
   xpc_object_s(xpc::Type t, xpc::detail::Payload p, bool is_immortal = false)
       : type(t), immortal(is_immortal), payload(std::move(p)) {}
@@ -66,6 +90,16 @@ namespace xpc::detail {
 inline xpc_object_s* retain(xpc_object_s* node) noexcept {
   if (!node->immortal) node->refs.fetch_add(1, std::memory_order_relaxed);
   return node;
+}
+
+// Retains unless the count already reached zero (the node is being
+// destroyed): for back-pointers that the owner clears on destruction.
+inline bool try_retain(xpc_object_s* node) noexcept {
+  std::int32_t n = node->refs.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (node->refs.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
 }
 
 inline void release(xpc_object_s* node) noexcept {

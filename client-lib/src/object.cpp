@@ -45,6 +45,7 @@ std::string_view to_string(Type type) noexcept {
     case Type::Shmem: return "shmem";
     case Type::Endpoint: return "endpoint";
     case Type::Error: return "error";
+    case Type::Connection: return "connection";
   }
   return "unknown";
 }
@@ -142,6 +143,7 @@ xpc_object_s* Object::mutable_node() {
     copy = make_node(node_->type, Array(*array));
   } else if (auto* dict = payload_if<Dictionary>(node_)) {
     copy = make_node(node_->type, Dictionary(*dict));
+    copy->context = node_->context;  // a reply stays a reply
   } else {
     precondition_failed("mutation", node_->type);
   }
@@ -308,6 +310,7 @@ bool Object::operator==(const Object& other) const noexcept {
       [[fallthrough]];
     case Type::Fd:
     case Type::Endpoint: return same_file(borrowed_fd(), other.borrowed_fd());
+    case Type::Connection: return false;  // identity only, checked above
   }
   return false;
 }
@@ -350,6 +353,7 @@ std::size_t Object::hash() const noexcept {
       if (::fstat(borrowed_fd(), &st) == 0) h = mix(mix(h, st.st_dev), st.st_ino);
       return h;
     }
+    case Type::Connection: return mix(h, std::hash<const void*>{}(node_));
   }
   return h;
 }
@@ -382,7 +386,8 @@ Object Object::deep_copy() const {
     case Type::Double:
     case Type::Date:
     case Type::String:
-    case Type::Uuid: return *this;  // immutable: sharing is a copy
+    case Type::Uuid:
+    case Type::Connection: return *this;  // immutable or an identity: sharing is a copy
   }
   return *this;
 }

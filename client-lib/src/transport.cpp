@@ -14,7 +14,7 @@ namespace {
 
 // Room for every fd a message may carry plus the out-of-line body memfd.
 constexpr std::size_t kMaxFdsPerDatagram = limits::kMaxFds + 1;
-constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram);
+constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram) + CMSG_SPACE(sizeof(ucred));
 
 // One more byte than the largest valid datagram, so an oversized one shows
 // as MSG_TRUNC rather than silently fitting.
@@ -22,12 +22,17 @@ constexpr std::size_t kReceiveBufferSize = kHeaderSize + limits::kInlineBodyMax;
 
 CodecError system_error(const char* what) { return CodecError{CodecErrc::System, what, errno}; }
 
-// Takes ownership of every fd in the control messages.
-Result<std::vector<UniqueFd>, CodecError> collect_fds(msghdr& msg) {
+// Takes ownership of every fd in the control messages, and notes the
+// sender's credentials when the kernel attached them.
+Result<std::vector<UniqueFd>, CodecError> collect_fds(msghdr& msg, std::optional<Credentials>& sender) {
   std::vector<UniqueFd> fds;
   bool unexpected = false;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+      ucred cred;
+      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      sender = Credentials{cred.pid, cred.uid, cred.gid};
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (std::size_t i = 0; i < n; ++i) {
         int fd;
@@ -78,7 +83,7 @@ Result<Ok, CodecError> send(int socket, const Message& message) {
   return send_encoded(socket, *encoded);
 }
 
-Result<Message, CodecError> receive(int socket) {
+Result<Message, CodecError> receive(int socket, int flags) {
   // Per thread, so concurrent receivers never share it; decode copies out
   // what it keeps.
   thread_local std::array<std::byte, kReceiveBufferSize + 1> buffer;
@@ -91,11 +96,12 @@ Result<Message, CodecError> receive(int socket) {
   msg.msg_controllen = control.size();
   ssize_t n;
   do {
-    n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | flags);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return fail(system_error("recvmsg"));
 
-  auto fds = collect_fds(msg);  // owned from here: closed on every error path
+  std::optional<Credentials> sender;
+  auto fds = collect_fds(msg, sender);  // owned from here: closed on every error path
   if (!fds) return fail(std::move(fds).error());
   if (n == 0 && fds->empty()) return fail(CodecError{CodecErrc::Closed, "peer closed the connection"});
   if ((msg.msg_flags & MSG_CTRUNC) != 0) {
@@ -104,7 +110,9 @@ Result<Message, CodecError> receive(int socket) {
   if ((msg.msg_flags & MSG_TRUNC) != 0 || static_cast<std::size_t>(n) > kReceiveBufferSize) {
     return fail(CodecError{CodecErrc::DatagramTruncated, "datagram over " + std::to_string(kReceiveBufferSize) + " bytes"});
   }
-  return decode(std::span(buffer.data(), static_cast<std::size_t>(n)), std::move(fds).value());
+  auto message = decode(std::span(buffer.data(), static_cast<std::size_t>(n)), std::move(fds).value());
+  if (message) message->sender = sender;
+  return message;
 }
 
 }  // namespace xpc::wire

@@ -27,6 +27,7 @@
 #include <xpc/unique_fd.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -113,11 +114,20 @@ struct CodecError {
   XPC_EXPORT std::string message() const;
 };
 
+// The sender of a received message as the kernel stamped it
+// (SCM_CREDENTIALS, on sockets with SO_PASSCRED), not as it claims.
+struct Credentials {
+  std::int32_t pid = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
 struct Message {
   std::uint64_t id = 0;
   std::uint64_t reply_to = 0;
   bool wants_reply = false;
   Object body;
+  std::optional<Credentials> sender;  // set by receive() when the kernel attached it
 };
 
 // A message ready for sendmsg. `fds` are borrowed from the objects of the

@@ -55,6 +55,7 @@ enum class Type : std::uint8_t {
   Shmem,
   Endpoint,
   Error,
+  Connection,  // a connection handle (C API); never sent in a message
 };
 
 // The name libxpc uses for the type ("dictionary", "int64", ...).

@@ -16,6 +16,7 @@ XPC_EXPORT Result<Ok, CodecError> send_encoded(int socket, const Encoded& encode
 // Receives and decodes one message. A datagram too large for an inline
 // body, or with more fds than limits::kMaxFds + 1, is refused whole and
 // every fd that came with it closed.
-XPC_EXPORT Result<Message, CodecError> receive(int socket);
+// `flags` go to recvmsg (MSG_DONTWAIT, say).
+XPC_EXPORT Result<Message, CodecError> receive(int socket, int flags = 0);
 
 }  // namespace xpc::wire

@@ -10,7 +10,7 @@
  * Where Apple's API takes a block, this one takes a function pointer and a
  * context (the `_f` variants); GCC has no blocks.
  *
- * Connections, listeners and transactions come with later headers. */
+ * Connections are in <xpc/connection.h>, included here. */
 #ifndef XPC_XPC_H
 #define XPC_XPC_H
 
@@ -46,6 +46,7 @@ XPC_DECLARE_TYPE(fd);
 XPC_DECLARE_TYPE(shmem);
 XPC_DECLARE_TYPE(endpoint);
 XPC_DECLARE_TYPE(error);
+XPC_DECLARE_TYPE(connection);
 #undef XPC_DECLARE_TYPE
 
 #define XPC_TYPE_NULL (&_xpc_type_null)
@@ -63,6 +64,7 @@ XPC_DECLARE_TYPE(error);
 #define XPC_TYPE_SHMEM (&_xpc_type_shmem)
 #define XPC_TYPE_ENDPOINT (&_xpc_type_endpoint)
 #define XPC_TYPE_ERROR (&_xpc_type_error)
+#define XPC_TYPE_CONNECTION (&_xpc_type_connection)
 
 /* --- well-known objects ------------------------------------------------------ */
 
@@ -217,5 +219,7 @@ XPC_EXPORT xpc_object_t xpc_dictionary_get_dictionary(xpc_object_t xdict, const 
 #ifdef __cplusplus
 }
 #endif
+
+#include <xpc/connection.h>
 
 #endif /* XPC_XPC_H */

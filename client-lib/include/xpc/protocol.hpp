@@ -1,0 +1,84 @@
+// The vocabulary of xpcd's two channels (DESIGN 5.2, 5.3): message keys,
+// request and event names, lookup flags, and where the bootstrap socket is.
+// Both libxpc and xpcd use these; the messages themselves are ordinary
+// dictionaries in the wire format of codec.hpp.
+//
+// Bootstrap socket (client -> xpcd), each request a message awaiting a reply:
+//   {request: "lookup", name: S, flags: U}  ->  {fd: FD}  or an error object
+// A launch that fails later reaches the client through its connection: xpcd
+// writes one message with id 0 and an error-object body into the service end
+// it holds, then closes it.
+//
+// Checkin channel (XPCD_CHECKIN_FD in the service's environment):
+//   xpcd -> service  {event: "connection", fd: FD, service: S, peer: {...}}
+//                    {event: "exit-if-idle", reason: S}
+//   service -> xpcd  {event: "ready"} (checked in: deliver what is held)
+//                    {event: "clean"} / {event: "dirty"} (transaction count
+//                    crossed zero), {event: "busy"}, {event: "park", ...},
+//                    {event: "exiting"}
+// Peer record: {pid: I, pidfd: FD, uid: U, gid: U, exe: S, label: S}.
+#pragma once
+
+#include <xpc/export.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace xpc::protocol {
+
+// Keys.
+inline constexpr const char* kRequest = "request";
+inline constexpr const char* kName = "name";
+inline constexpr const char* kFlags = "flags";
+inline constexpr const char* kFd = "fd";
+inline constexpr const char* kEvent = "event";
+inline constexpr const char* kService = "service";
+inline constexpr const char* kPeer = "peer";
+inline constexpr const char* kReason = "reason";
+inline constexpr const char* kPid = "pid";
+inline constexpr const char* kPidfd = "pidfd";
+inline constexpr const char* kUid = "uid";
+inline constexpr const char* kGid = "gid";
+inline constexpr const char* kExe = "exe";
+inline constexpr const char* kLabel = "label";
+
+// Bootstrap requests.
+inline constexpr std::string_view kLookup = "lookup";
+
+// Checkin-channel events.
+inline constexpr std::string_view kConnection = "connection";
+inline constexpr std::string_view kExitIfIdle = "exit-if-idle";
+inline constexpr std::string_view kReady = "ready";
+inline constexpr std::string_view kClean = "clean";
+inline constexpr std::string_view kDirty = "dirty";
+inline constexpr std::string_view kBusy = "busy";
+inline constexpr std::string_view kPark = "park";
+inline constexpr std::string_view kExiting = "exiting";
+
+// Lookup flags.
+inline constexpr std::uint64_t kLookupPrivileged = 1u << 0;  // system domain only
+
+// Environment of a launched service.
+inline constexpr const char* kCheckinFdEnv = "XPCD_CHECKIN_FD";
+inline constexpr const char* kBootstrapEnv = "XPCD_BOOTSTRAP";
+
+// Error codes (XPCErrorCode) xpcd and libxpc use.
+inline constexpr std::string_view kErrorInvalid = "invalid";
+inline constexpr std::string_view kErrorNotFound = "not-found";  // lookup: no such name here
+inline constexpr std::string_view kErrorInterrupted = "interrupted";
+inline constexpr std::string_view kErrorTimeout = "timeout";
+inline constexpr std::string_view kErrorSendFailed = "send-failed";  // the message itself could not be sent
+inline constexpr std::string_view kErrorPeerRequirement = "peer-requirement";
+
+inline constexpr const char* kSystemBootstrapPath = "/run/xpcd/bootstrap";
+
+enum class Domain { User, System };
+
+// Where a domain's bootstrap socket is (DESIGN 2): XPCD_BOOTSTRAP when set
+// overrides both; the user domain is $XDG_RUNTIME_DIR/xpcd/bootstrap (none
+// without XDG_RUNTIME_DIR), the system domain /run/xpcd/bootstrap.
+XPC_EXPORT std::optional<std::string> bootstrap_path(Domain domain);
+
+}  // namespace xpc::protocol
