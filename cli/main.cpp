@@ -22,6 +22,8 @@ struct Verb {
 constexpr Verb kVerbs[] = {
     {"lint", verb_lint, "lint [--json] FILE|DIR...", "check manifests and print every problem"},
     {"explain", verb_explain, "explain [--all] KEY", "describe a manifest key from the schemas"},
+    {"call", verb_call, "call [--privileged] NAME [JSON] [OPTIONS]",
+     "send a message to a service, print the replies as JSON"},
 };
 
 void print_help(std::FILE* out) {

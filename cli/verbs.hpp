@@ -18,5 +18,6 @@ using Args = std::span<const std::string_view>;
 
 int verb_lint(Args args);
 int verb_explain(Args args);
+int verb_call(Args args);
 
 }  // namespace xpcctl
