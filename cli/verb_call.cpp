@@ -222,7 +222,8 @@ int verb_call(Args args) {
   }
   Options options;
   if (Usage err = parse_args(args, options)) {
-    fmt::print(stderr, "xpcctl call: {}\n{}", *err, kCallHelp);
+    fmt::print(stderr, "xpcctl call: {}\n{}xpcctl call --help tells more.\n", *err,
+               kCallHelp.substr(0, kCallHelp.find('\n') + 1));
     return kExitUsage;
   }
   return call(options);
