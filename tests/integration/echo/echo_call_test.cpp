@@ -3,6 +3,8 @@
 // own service and waits for its checkin ("ready"); children are waited for
 // with deadlines, never with sleeps.
 #include <doctest/doctest.h>
+#include <event_queue.hpp>
+#include <xpc/connection.hpp>
 #include <xpc/object.hpp>
 
 #include <unistd.h>
@@ -152,6 +154,90 @@ TEST_CASE("a sleeping request does not hold up other clients") {
   CHECK(test::running(sleeper));
   ::kill(sleeper.pid, SIGKILL);
   (void)test::finish(sleeper, 10s);
+}
+
+namespace {
+
+std::size_t open_fds(pid_t pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// This test process as a client too, through libxpc, for what xpcctl
+// cannot do: one-way messages, and a connection that stays open.
+struct InProcessClient {
+  Connection connection;
+  explicit InProcessClient(const std::string& bootstrap) {
+    ::setenv(protocol::kBootstrapEnv, bootstrap.c_str(), 1);
+    connection = Connection::mach_service("com.example.echo");
+    connection.set_event_handler([](const Object&) {});
+    connection.resume();
+  }
+  ~InProcessClient() {
+    connection.cancel();
+    ::unsetenv(protocol::kBootstrapEnv);
+  }
+  // The service's count; the reply also means it has handled every
+  // message sent on this connection before.
+  std::int64_t count() {
+    Object reply = connection.send_sync(Object{{"op", "count"}}, 10s);
+    REQUIRE_MESSAGE(reply.is(Type::Dictionary), reply.description());
+    return reply["count"].int64_or(-1);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("one-way messages are counted and get no reply") {
+  Fixture f;
+  InProcessClient client(f.xpcd.bootstrap());
+  test::EventQueue<Object> unexpected;
+  client.connection.set_event_handler([&unexpected](const Object& e) { unexpected.push(e); });
+  CHECK(client.count() == 1);
+  for (int i = 0; i < 3; ++i) client.connection.send(Object{{"text", "one-way"}});
+  CHECK(client.count() == 5);
+  CHECK(unexpected.size() == 0);
+  client.connection.set_event_handler([](const Object&) {});
+}
+
+TEST_CASE("a service that dies before replying makes xpcctl call exit 1 with interrupted") {
+  Fixture f;
+  test::Child caller = test::spawn({XPCCTL, "call", "com.example.echo", R"({"sleep":60})", "--timeout", "30"}, f.env);
+  REQUIRE(caller.pid > 0);
+  {
+    InProcessClient client(f.xpcd.bootstrap());
+    // Counting until the count exceeds our own messages: then the
+    // service has the sleeper's message too.
+    std::int64_t mine = 0, seen = 0;
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (seen <= mine && std::chrono::steady_clock::now() < deadline) {
+      ++mine;
+      seen = client.count();
+    }
+    REQUIRE(seen > mine);
+  }
+  f.xpcd.kill_service();  // the sleeping request is in the service now
+  Finished r = test::finish(caller, 20s);
+  CHECK_MESSAGE(r.exit_code == 1, diagnose(r));
+  CHECK_MESSAGE(r.err.find("xpcctl call: com.example.echo: interrupted:") != std::string::npos, r.err);
+}
+
+TEST_CASE("the service keeps no fd of clients that have gone") {
+  Fixture f;
+  InProcessClient client(f.xpcd.bootstrap());
+  (void)client.count();
+  std::size_t before = open_fds(f.xpcd.service_pid());
+  for (int i = 0; i < 10; ++i) {
+    Finished r = f.call({"com.example.echo", "{}"});
+    REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+  }
+  // Every xpcctl had exited (its socket closed, readable at the service)
+  // before this message was sent, so the service's loop has seen each close.
+  CHECK(client.count() == 12);
+  CHECK(open_fds(f.xpcd.service_pid()) == before);
 }
 
 TEST_CASE("echo-client and echo-client-c talk to the service by name") {

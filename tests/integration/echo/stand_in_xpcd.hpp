@@ -70,6 +70,13 @@ class StandInXpcd {
   StandInXpcd(const StandInXpcd&) = delete;
   StandInXpcd& operator=(const StandInXpcd&) = delete;
 
+  // Kills the service and reaps it (a crash, as xpcd would see it).
+  void kill_service() {
+    ::kill(service_.pid, SIGKILL);
+    (void)wait_exit(service_, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    service_.pid = -1;
+  }
+
   const std::string& bootstrap() const { return path_; }
   pid_t service_pid() const { return service_.pid; }
   int lookups() const { return lookups_.load(); }
