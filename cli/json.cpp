@@ -27,8 +27,8 @@ class Builder final : public nlohmann::json_sax<json> {
   bool boolean(bool value) override { return add(xpc::Object(value)); }
   bool number_integer(number_integer_t value) override { return add(xpc::Object::int64(value)); }
   bool number_unsigned(number_unsigned_t value) override {
-    if (value <= static_cast<std::uint64_t>(INT64_MAX)) return add(xpc::Object::int64(static_cast<std::int64_t>(value)));
-    return add(xpc::Object::uint64(value));
+    if (value > static_cast<std::uint64_t>(INT64_MAX)) return add(xpc::Object::uint64(value));
+    return add(xpc::Object::int64(static_cast<std::int64_t>(value)));
   }
   bool number_float(number_float_t value, const string_t& text) override {
     // nlohmann parses an integer literal that overflows uint64 as a double.
@@ -223,7 +223,9 @@ std::string rfc3339(xpc::Date date) {
                         static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
                         static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
                         static_cast<int>(hms.seconds().count()));
-  if (nanos != 0) n += std::snprintf(out + n, sizeof out - static_cast<std::size_t>(n), ".%09lld", static_cast<long long>(nanos));
+  if (nanos != 0) {
+    n += std::snprintf(out + n, sizeof out - static_cast<std::size_t>(n), ".%09lld", static_cast<long long>(nanos));
+  }
   std::snprintf(out + n, sizeof out - static_cast<std::size_t>(n), "Z");
   return out;
 }

@@ -79,8 +79,8 @@ Usage parse_seconds(std::string_view option, std::string_view text, bool zero_ok
   bool ok = ec == std::errc() && end == text.data() + text.size() && std::isfinite(value) &&
             (zero_ok ? value >= 0 : value > 0) && value <= kMaxSeconds;
   if (!ok) {
-    return fmt::format("{}: expected seconds ({} to {}), got '{}'", option, zero_ok ? "0" : "more than 0",
-                       kMaxSeconds, text);
+    return fmt::format("{}: expected seconds ({} to {}), got '{}'", option, zero_ok ? "0" : "more than 0", kMaxSeconds,
+                       text);
   }
   out = milliseconds(static_cast<std::int64_t>(std::ceil(value * 1000)));
   return std::nullopt;
@@ -123,7 +123,9 @@ Usage parse_args(Args args, Options& o) {
     } else if (is_option(a, "--count")) {
       if (!(err = option_value(args, i, "--count", value))) err = parse_count(value, o.count);
     } else if (is_option(a, "--interval")) {
-      if (!(err = option_value(args, i, "--interval", value))) err = parse_seconds("--interval", value, true, o.interval);
+      if (!(err = option_value(args, i, "--interval", value))) {
+        err = parse_seconds("--interval", value, true, o.interval);
+      }
     } else if (is_option(a, "--timeout")) {
       if (!(err = option_value(args, i, "--timeout", value))) err = parse_seconds("--timeout", value, false, o.timeout);
     } else if (a.starts_with("--")) {
@@ -193,7 +195,8 @@ int report_error(const Options& o, const xpc::Object& error) {
 }
 
 int call(const Options& o) {
-  xpc::Connection connection = xpc::Connection::mach_service(o.name, o.privileged ? std::uint64_t{xpc::Connection::kPrivileged} : 0);
+  xpc::Connection connection =
+      xpc::Connection::mach_service(o.name, o.privileged ? std::uint64_t{xpc::Connection::kPrivileged} : 0);
   connection.set_event_handler([](const xpc::Object&) {});
   connection.resume();
   int status = kExitOk;

@@ -79,7 +79,8 @@ int main() {
       const xpc::Object& sleep = message["sleep"];
       double seconds = sleep.as_double().value_or(static_cast<double>(sleep.int64_or(0)));
       if (seconds <= 0) return client.send(reply);
-      auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::min(seconds, 86400.0)));
+      auto wait =
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::min(seconds, 86400.0)));
       delayed.add(Clock::now() + wait, std::move(reply), std::move(client));
     });
     peer.resume();

@@ -105,8 +105,11 @@ TEST_CASE("xpcctl call exits 1, 2 or 3 with the reason on stderr") {
     CHECK(f.xpcd.lookups() == 0);
   }
   SUBCASE("2: numbers that are not numbers, naming the option") {
-    for (auto [option, value] : {std::pair{"--count", "0"}, {"--count", "3x"}, {"--timeout", "0"},
-                                 {"--timeout", "-1"}, {"--interval", "soon"}}) {
+    for (auto [option, value] : {std::pair{"--count", "0"},
+                                 {"--count", "3x"},
+                                 {"--timeout", "0"},
+                                 {"--timeout", "-1"},
+                                 {"--interval", "soon"}}) {
       Finished r = f.call({"com.example.echo", option, value});
       CHECK_MESSAGE(r.exit_code == 2, diagnose(r));
       CHECK_MESSAGE(r.err.find(std::string(option) + ": expected") != std::string::npos, r.err);
@@ -160,7 +163,8 @@ namespace {
 
 std::size_t open_fds(pid_t pid) {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
     ++n;
   }
   return n;
