@@ -60,13 +60,17 @@ class CheckinChannel : public Watched {
       return;
     }
     const Object& body = received->body;
-    if (body[protocol::kEvent].as_string() == protocol::kConnection) accept(body);
+    if (body[protocol::kEvent].as_string() == protocol::kConnection) accept(body, received->id);
   }
 
  private:
-  void accept(const Object& event) {
+  void accept(const Object& event, std::uint64_t id) {
     UniqueFd fd = event[protocol::kFd].dup_fd();
     if (!fd) return;
+    // Ours now: xpcd may drop its copy (it keeps one until told, so that a
+    // connection handed to an instance that dies before taking it is not lost).
+    Object accepted{{protocol::kEvent, protocol::kAccepted}, {protocol::kId, id}};
+    (void)wire::send(fd_.get(), wire::Message{0, 0, false, accepted});
     const Object& record = event[protocol::kPeer];
     auto impl = ConnectionImpl::peer(std::move(fd), event[protocol::kService].string_or(""), peer_from(record),
                                      record[protocol::kPidfd].dup_fd());

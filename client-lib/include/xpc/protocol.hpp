@@ -13,6 +13,10 @@
 //   xpcd -> service  {event: "connection", fd: FD, service: S, peer: {...}}
 //                    {event: "exit-if-idle", reason: S}
 //   service -> xpcd  {event: "ready"} (checked in: deliver what is held)
+//                    {event: "accepted", id: U} (took the connection of the
+//                    connection event with message id U; until then xpcd
+//                    keeps a copy, and hands it to the next instance if
+//                    this one dies first)
 //                    {event: "clean"} / {event: "dirty"} (transaction count
 //                    crossed zero), {event: "busy"}, {event: "park", ...},
 //                    {event: "exiting"}
@@ -51,6 +55,8 @@ inline constexpr std::string_view kLookup = "lookup";
 inline constexpr std::string_view kConnection = "connection";
 inline constexpr std::string_view kExitIfIdle = "exit-if-idle";
 inline constexpr std::string_view kReady = "ready";
+inline constexpr std::string_view kAccepted = "accepted";
+inline constexpr const char* kId = "id";
 inline constexpr std::string_view kClean = "clean";
 inline constexpr std::string_view kDirty = "dirty";
 inline constexpr std::string_view kBusy = "busy";

@@ -1,0 +1,51 @@
+// The bootstrap socket (DESIGN 5.2): a listening SOCK_SEQPACKET unix
+// socket; each client connection carries requests (messages awaiting a
+// reply) and gets one reply per request. Requests now: lookup. The caller
+// is identified by SO_PEERCRED and SO_PEERPIDFD, never by what it says.
+// Not here: what a lookup does (the Supervisor decides).
+#pragma once
+
+#include "supervisor/event_loop.hpp"
+#include "supervisor/supervisor.hpp"
+
+#include <xpc/result.hpp>
+#include <xpc/unique_fd.hpp>
+
+#include <map>
+#include <string>
+
+namespace xpcd {
+
+// A client may send requests this long in one name (a service name).
+inline constexpr std::size_t kMaxServiceNameLength = 512;
+// Open bootstrap connections at once; more are refused (closed at accept)
+// so a client cannot exhaust the daemon's fds.
+inline constexpr std::size_t kMaxBootstrapClients = 1024;
+
+class BootstrapServer {
+ public:
+  BootstrapServer(sd_event* loop, Supervisor& supervisor) : loop_(loop), supervisor_(supervisor) {}
+
+  // Binds and listens at `path` (its directory is created, a stale socket
+  // replaced), mode 0666: who may look up what is decided per request.
+  xpc::Result<xpc::Ok, std::string> listen(const std::string& path);
+  std::size_t clients() const { return clients_.size(); }
+
+ private:
+  struct Client {
+    xpc::UniqueFd fd;
+    SourcePtr source;
+  };
+  static int on_listen(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+  static int on_client(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+  void accept_one();
+  void serve(int fd);
+
+  sd_event* loop_;
+  Supervisor& supervisor_;
+  xpc::UniqueFd listener_;
+  SourcePtr listen_source_;
+  std::map<int, Client> clients_;
+};
+
+}  // namespace xpcd

@@ -1,0 +1,370 @@
+// The supervisor: events to the job engine, effects to the system.
+#include "supervisor/supervisor.hpp"
+
+#include "launcher/spawn.hpp"
+#include "supervisor/log.hpp"
+
+#include <xpc/protocol.hpp>
+#include <xpc/transport.hpp>
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace xpcd {
+
+using xpc::Object;
+using xpc::UniqueFd;
+
+struct Supervisor::Held {
+  Entry* entry;
+  std::string service;
+  UniqueFd service_end;
+  PeerRecord peer;
+};
+
+struct Supervisor::Instance {
+  job::InstanceId id = 0;
+  pid_t pid = 0;
+  UniqueFd pidfd;
+  UniqueFd checkin;  // the daemon's end of the checkin channel, if any
+  SourcePtr pidfd_source;
+  SourcePtr checkin_source;
+  // Connections handed over but not yet acknowledged ("accepted"): if the
+  // instance dies first, they go to the next instance instead of being
+  // lost with it. Keyed by lookup id (the connection event's message id).
+  std::map<job::LookupId, Held> unacked;
+};
+
+struct Supervisor::Entry {
+  struct TimerRef {
+    Entry* entry;
+    job::TimerKind kind;
+  };
+
+  Entry(Supervisor* s, manifest::JobSpec spec, job::Config config) : owner(s), job(std::move(spec), config) {
+    for (std::size_t i = 0; i < job::kTimerKindCount; ++i) timer_refs[i] = {this, static_cast<job::TimerKind>(i)};
+  }
+
+  Supervisor* owner;
+  job::Job job;
+  std::optional<Instance> instance;
+  std::array<SourcePtr, job::kTimerKindCount> timers;
+  std::array<TimerRef, job::kTimerKindCount> timer_refs;
+  bool removed = false;
+  std::vector<job::LookupId> redeliver;  // handed to an instance that was already gone
+};
+
+namespace {
+
+job::CivilTime civil_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  return {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min};
+}
+
+std::uint64_t to_usec(job::TimePoint at) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count();
+  return us < 0 ? 0 : static_cast<std::uint64_t>(us);
+}
+
+job::ExitStatus exit_status(const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) return job::ExitStatus::exited(info.si_status);
+  return job::ExitStatus::killed(info.si_status);
+}
+
+Object peer_object(const PeerRecord& peer, const std::string& label) {
+  Object record{{xpc::protocol::kPid, std::int64_t{peer.pid}},
+                {xpc::protocol::kUid, std::uint64_t{peer.uid}},
+                {xpc::protocol::kGid, std::uint64_t{peer.gid}},
+                {xpc::protocol::kExe, peer.exe},
+                {xpc::protocol::kLabel, label}};
+  if (peer.pidfd) record[xpc::protocol::kPidfd] = Object::fd(peer.pidfd.dup());
+  return record;
+}
+
+}  // namespace
+
+Supervisor::Supervisor(sd_event* loop, SupervisorConfig config) : loop_(loop), config_(std::move(config)) {}
+// Stopping xpcd stops its jobs: SIGTERM to every instance (the handshake
+// of a graceful stop comes with idle exit).
+Supervisor::~Supervisor() {
+  for (auto& [label, entry] : jobs_) {
+    if (entry->instance) ::syscall(SYS_pidfd_send_signal, entry->instance->pidfd.get(), SIGTERM, nullptr, 0);
+  }
+}
+
+xpc::Result<xpc::Ok, std::string> Supervisor::load(manifest::JobSpec spec) {
+  if (jobs_.contains(spec.label)) return xpc::fail(fmt::format("{}: a job with this label is loaded already", spec.label));
+  for (const auto& service : spec.mach_services) {
+    if (services_.contains(service.name)) {
+      return xpc::fail(fmt::format("{}: service name {} is taken by {}", spec.label, service.name,
+                                   services_[service.name]->job.label()));
+    }
+  }
+  std::string label = spec.label;
+  auto entry = std::make_unique<Entry>(this, std::move(spec), config_.engine);
+  for (const auto& service : entry->job.spec().mach_services) services_[service.name] = entry.get();
+  Entry& e = *entry;
+  jobs_.emplace(label, std::move(entry));
+  feed(e, job::Load{civil_now()});
+  return xpc::Ok{};
+}
+
+xpc::Result<UniqueFd, Object> Supervisor::lookup(const std::string& name, std::uint64_t flags, PeerRecord peer) {
+  if ((flags & xpc::protocol::kLookupPrivileged) != 0 && config_.domain != launcher::Domain::system) {
+    return xpc::fail(Object::error(xpc::protocol::kErrorNotFound,
+                                   "privileged lookups are answered by the system domain only"));
+  }
+  auto it = services_.find(name);
+  if (it == services_.end()) {
+    std::string domain = config_.domain == launcher::Domain::system ? "system" : "user";
+    return xpc::fail(Object::error(xpc::protocol::kErrorNotFound,
+                                   fmt::format("no service named '{}' in the {} domain", name, domain)));
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return xpc::fail(Object::error(xpc::protocol::kErrorInvalid, fmt::format("socketpair: {}", std::strerror(errno))));
+  }
+  job::LookupId id = ++last_lookup_;
+  held_.emplace(id, Held{it->second, name, UniqueFd::adopt(sv[1]), std::move(peer)});
+  // An instance that has just died must not be handed this connection:
+  // its exit may be waiting behind this request in the loop. Take it now.
+  if (it->second->instance && exited_already(*it->second->instance)) instance_exited(*it->second);
+  feed(*it->second, job::Lookup{id});
+  return UniqueFd::adopt(sv[0]);
+}
+
+// Events raised while effects are applied wait in the queue, so the engine
+// is never re-entered and every event sees the state its predecessors left.
+void Supervisor::feed(Entry& entry, job::Event event) {
+  queue_.emplace_back(&entry, std::move(event));
+  if (feeding_) return;
+  feeding_ = true;
+  while (!queue_.empty()) {
+    auto [target, next] = std::move(queue_.front());
+    queue_.pop_front();
+    for (const job::Effect& effect : target->job.handle(next, job::Clock::now())) apply(*target, effect);
+  }
+  feeding_ = false;
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (!it->second->removed) {
+      ++it;
+      continue;
+    }
+    for (const auto& service : it->second->job.spec().mach_services) services_.erase(service.name);
+    it = jobs_.erase(it);
+  }
+}
+
+void Supervisor::apply(Entry& entry, const job::Effect& effect) {
+  const std::string& label = entry.job.label();
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, job::Spawn>) {
+          spawn(entry, e.instance);
+        } else if constexpr (std::is_same_v<T, job::Kill>) {
+          if (entry.instance && entry.instance->id == e.instance) {
+            ::syscall(SYS_pidfd_send_signal, entry.instance->pidfd.get(), e.signal, nullptr, 0);
+          }
+        } else if constexpr (std::is_same_v<T, job::ArmTimer>) {
+          arm(entry, e.kind, e.at);
+        } else if constexpr (std::is_same_v<T, job::CancelTimer>) {
+          entry.timers[static_cast<std::size_t>(e.kind)].reset();
+        } else if constexpr (std::is_same_v<T, job::DeliverLookups>) {
+          deliver(entry, e.ids);
+        } else if constexpr (std::is_same_v<T, job::FailLookups>) {
+          fail(e.ids, e.reason);
+        } else if constexpr (std::is_same_v<T, job::Removed>) {
+          entry.removed = true;
+        } else if constexpr (std::is_same_v<T, job::Log>) {
+          log_job(LogLevel::info, label, std::string(job::to_string(e.event)), e.text);
+        } else if constexpr (std::is_same_v<T, job::Refused>) {
+          log_job(LogLevel::notice, label, "refused", e.reason);
+        } else if constexpr (std::is_same_v<T, job::WatchSockets>) {
+          if (e.on && !entry.job.spec().sockets.empty()) {
+            log_job(LogLevel::warning, label, "sockets", "Sockets are not activated by this xpcd yet");
+          }
+        } else if constexpr (std::is_same_v<T, job::ArmCalendar>) {
+          log_job(LogLevel::warning, label, "calendar", "StartCalendarInterval is not scheduled by this xpcd yet");
+        }
+      },
+      effect);
+}
+
+void Supervisor::spawn(Entry& entry, job::InstanceId id) {
+  const manifest::JobSpec& spec = entry.job.spec();
+  UniqueFd daemon_end, child_end;
+  if (entry.job.uses_checkin()) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      queue_.emplace_back(&entry, job::SpawnFailed{id, "prepare", errno, fmt::format("socketpair: {}", std::strerror(errno))});
+      return;
+    }
+    daemon_end = UniqueFd::adopt(sv[0]);
+    child_end = UniqueFd::adopt(sv[1]);
+  }
+  launcher::SpawnContext ctx;
+  ctx.domain = config_.domain;
+  ctx.self_uid = ::getuid();
+  ctx.self_gid = ::getgid();
+  ctx.resolver = &resolver_;
+  ctx.checkin_fd = child_end.get();
+  ctx.default_output_fd = config_.default_output_fd;
+  ctx.environment.emplace_back("XPC_SERVICE_NAME", spec.label);
+  if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv)) {
+    ctx.environment.emplace_back(xpc::protocol::kBootstrapEnv, bootstrap);
+  }
+  for (const char* name : {"HOME", "LANG", "XDG_RUNTIME_DIR"}) {
+    if (const char* value = std::getenv(name); value != nullptr && config_.domain == launcher::Domain::user) {
+      ctx.default_environment.emplace_back(name, value);
+    }
+  }
+  auto plan = launcher::make_spawn_plan(spec, ctx);
+  if (!plan) {
+    queue_.emplace_back(&entry, job::SpawnFailed{id, "plan", EINVAL, plan.error().message()});
+    return;
+  }
+  auto spawned = launcher::spawn(*plan);
+  if (!spawned) {
+    const auto& error = spawned.error();
+    queue_.emplace_back(&entry, job::SpawnFailed{id, launcher::to_string(error.stage), error.error, error.message()});
+    return;
+  }
+  Instance instance{id, spawned->pid, std::move(spawned->pidfd), std::move(daemon_end), {}, {}};
+  sd_event_source* source = nullptr;
+  sd_event_add_io(loop_, &source, instance.pidfd.get(), EPOLLIN, on_pidfd, &entry);
+  instance.pidfd_source.reset(source);
+  if (instance.checkin) {
+    sd_event_add_io(loop_, &source, instance.checkin.get(), EPOLLIN, on_checkin, &entry);
+    instance.checkin_source.reset(source);
+  }
+  log_job(LogLevel::info, spec.label, "spawned", fmt::format("pid {}", instance.pid));
+  entry.instance = std::move(instance);
+  queue_.emplace_back(&entry, job::SpawnSucceeded{id, entry.instance->pid});
+}
+
+void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids) {
+  for (job::LookupId id : ids) {
+    auto it = held_.find(id);
+    if (it == held_.end()) continue;
+    Held held = std::move(it->second);
+    held_.erase(it);
+    if (!entry.instance || !entry.instance->checkin) {
+      Object error = Object::error(xpc::protocol::kErrorInvalid, entry.job.label() + ": no instance to take the connection");
+      (void)xpc::wire::send(held.service_end.get(), {0, 0, false, error});
+      continue;
+    }
+    std::string client_label;
+    for (const auto& [label, other] : jobs_) {
+      if (other->instance && other->instance->pid == held.peer.pid) client_label = label;
+    }
+    Object event{{xpc::protocol::kEvent, xpc::protocol::kConnection},
+                 {xpc::protocol::kFd, Object::fd(held.service_end.dup())},
+                 {xpc::protocol::kService, held.service},
+                 {xpc::protocol::kPeer, peer_object(held.peer, client_label)}};
+    if (auto sent = xpc::wire::send(entry.instance->checkin.get(), {id, 0, false, event}); !sent) {
+      // The instance is going (its checkin channel is closed): keep the
+      // connection for the next one, which its exit will start.
+      held_.emplace(id, std::move(held));
+      entry.redeliver.push_back(id);
+      continue;
+    }
+    entry.instance->unacked.emplace(id, std::move(held));
+  }
+}
+
+// The client already has its end: it learns why through the connection,
+// from one message with id 0 and an error body, then EOF (DESIGN 5.2).
+void Supervisor::fail(const std::vector<job::LookupId>& ids, const std::string& reason) {
+  for (job::LookupId id : ids) {
+    auto it = held_.find(id);
+    if (it == held_.end()) continue;
+    Object error = Object::error(xpc::protocol::kErrorInvalid, reason);
+    (void)xpc::wire::send(it->second.service_end.get(), {0, 0, false, error});
+    held_.erase(it);
+  }
+}
+
+void Supervisor::arm(Entry& entry, job::TimerKind kind, job::TimePoint at) {
+  SourcePtr& timer = entry.timers[static_cast<std::size_t>(kind)];
+  if (timer) {
+    sd_event_source_set_time(timer.get(), to_usec(at));
+    sd_event_source_set_enabled(timer.get(), SD_EVENT_ONESHOT);
+    return;
+  }
+  sd_event_source* source = nullptr;
+  if (sd_event_add_time(loop_, &source, CLOCK_MONOTONIC, to_usec(at), 0, on_timer,
+                        &entry.timer_refs[static_cast<std::size_t>(kind)]) >= 0) {
+    timer.reset(source);
+  }
+}
+
+int Supervisor::on_timer(sd_event_source*, uint64_t, void* userdata) {
+  auto* ref = static_cast<Entry::TimerRef*>(userdata);
+  ref->entry->owner->feed(*ref->entry, job::TimerFired{ref->kind});
+  return 0;
+}
+
+int Supervisor::on_pidfd(sd_event_source*, int, uint32_t, void* userdata) {
+  auto* entry = static_cast<Entry*>(userdata);
+  entry->owner->instance_exited(*entry);
+  return 0;
+}
+
+void Supervisor::instance_exited(Entry& entry) {
+  if (!entry.instance) return;
+  siginfo_t info{};
+  if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(entry.instance->pidfd.get()), &info,
+               WEXITED | WNOHANG) != 0 ||
+      info.si_pid == 0) {
+    return;
+  }
+  job::InstanceId id = entry.instance->id;
+  job::ExitStatus status = exit_status(info);
+  for (auto& [lookup, held] : entry.instance->unacked) {
+    held_.emplace(lookup, std::move(held));
+    entry.redeliver.push_back(lookup);
+  }
+  log_job(LogLevel::info, entry.job.label(), "exited", fmt::format("pid {} {}", entry.instance->pid, job::describe(status)));
+  entry.instance.reset();
+  feed(entry, job::Exited{id, status});
+  for (job::LookupId lookup : std::exchange(entry.redeliver, {})) feed(entry, job::Lookup{lookup});
+}
+
+bool Supervisor::exited_already(const Instance& instance) {
+  pollfd p{instance.pidfd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+int Supervisor::on_checkin(sd_event_source*, int, uint32_t, void* userdata) {
+  auto* entry = static_cast<Entry*>(userdata);
+  entry->owner->checkin_readable(*entry);
+  return 0;
+}
+
+void Supervisor::checkin_readable(Entry& entry) {
+  if (!entry.instance) return;
+  auto received = xpc::wire::receive(entry.instance->checkin.get(), MSG_DONTWAIT);
+  if (!received) {
+    if (received.error().sys_errno == EAGAIN || received.error().sys_errno == ECONNRESET) return;
+    // EOF or nonsense: stop listening; the pidfd reports the exit.
+    entry.instance->checkin_source.reset();
+    return;
+  }
+  auto event = received->body[xpc::protocol::kEvent].as_string();
+  if (event == xpc::protocol::kReady) feed(entry, job::CheckedIn{entry.instance->id});
+  if (event == xpc::protocol::kAccepted) entry.instance->unacked.erase(received->body[xpc::protocol::kId].uint64_or(0));
+}
+
+}  // namespace xpcd

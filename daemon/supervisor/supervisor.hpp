@@ -1,0 +1,88 @@
+// The supervisor: the daemon's glue between the pure job engine
+// (daemon/job), the launcher (daemon/launcher) and the event loop. It owns
+// the jobs and the service-name registry, feeds events to each Job and
+// carries out the effects it returns: spawns, signals, timers, and the
+// connections it holds for lookups until an instance checks in.
+// Not here: the bootstrap socket's framing (bootstrap/), manifest parsing.
+// Runs on the sd-event loop thread only.
+#pragma once
+
+#include "job/job.hpp"
+#include "launcher/credential_resolver.hpp"
+#include "launcher/plan_builder.hpp"
+#include "manifest/job_spec.hpp"
+#include "supervisor/event_loop.hpp"
+
+#include <xpc/object.hpp>
+#include <xpc/result.hpp>
+#include <xpc/unique_fd.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace xpcd {
+
+// Who asked, as the kernel says (SO_PEERCRED, SO_PEERPIDFD), never as the
+// client claims.
+struct PeerRecord {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string exe;
+  xpc::UniqueFd pidfd;
+};
+
+struct SupervisorConfig {
+  launcher::Domain domain = launcher::Domain::user;
+  job::Config engine;
+  int default_output_fd = 2;  // the daemon's log for jobs without Standard*Path
+};
+
+class Supervisor {
+ public:
+  Supervisor(sd_event* loop, SupervisorConfig config);
+  ~Supervisor();
+
+  // Bootstraps a job. Fails when its label or a service name is taken.
+  xpc::Result<xpc::Ok, std::string> load(manifest::JobSpec spec);
+
+  // A lookup: the client's end of a fresh socketpair at once, or an error
+  // object (XPCErrorCode not-found / invalid) saying why not. The service
+  // end waits here until an instance has checked in.
+  xpc::Result<xpc::UniqueFd, xpc::Object> lookup(const std::string& name, std::uint64_t flags, PeerRecord peer);
+
+  std::size_t job_count() const { return jobs_.size(); }
+
+ private:
+  struct Instance;
+  struct Entry;
+  struct Held;
+
+  void feed(Entry& entry, job::Event event);
+  void apply(Entry& entry, const job::Effect& effect);
+  void spawn(Entry& entry, job::InstanceId id);
+  void deliver(Entry& entry, const std::vector<job::LookupId>& ids);
+  void fail(const std::vector<job::LookupId>& ids, const std::string& reason);
+  void arm(Entry& entry, job::TimerKind kind, job::TimePoint at);
+  void instance_exited(Entry& entry);
+  static bool exited_already(const Instance& instance);
+  void checkin_readable(Entry& entry);
+  static int on_timer(sd_event_source* s, uint64_t usec, void* userdata);
+  static int on_pidfd(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+  static int on_checkin(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+
+  sd_event* loop_;
+  SupervisorConfig config_;
+  launcher::SystemResolver resolver_;
+  std::map<std::string, std::unique_ptr<Entry>> jobs_;  // by label
+  std::map<std::string, Entry*> services_;              // MachServices name -> job
+  std::map<job::LookupId, Held> held_;                  // lookups waiting for an instance
+  job::LookupId last_lookup_ = 0;
+  std::deque<std::pair<Entry*, job::Event>> queue_;     // events raised while applying effects
+  bool feeding_ = false;
+};
+
+}  // namespace xpcd

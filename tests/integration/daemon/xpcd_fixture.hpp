@@ -1,0 +1,141 @@
+// A real xpcd per test (STYLE 10): a temp root with the scenario's
+// manifests, xpcd started on a bootstrap socket inside it with a readiness
+// fd, and the test synchronised on that fd and on messages, never sleeps.
+// The test process's libxpc talks to it through XPCD_BOOTSTRAP. On failure
+// the temp dir is kept and its path printed.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <xpc/protocol.hpp>
+#include <xpc/unique_fd.hpp>
+#include <event_queue.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace xpc::test {
+
+inline std::string build_dir() { return XPCD_BUILD_DIR; }
+
+class XpcdFixture {
+ public:
+  XpcdFixture() {
+    static int counter = 0;
+    root_ = std::filesystem::temp_directory_path() /
+            ("xpcd-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_ / "manifests");
+    std::filesystem::create_directories(root_ / "state");
+  }
+
+  ~XpcdFixture() {
+    stop();
+    // The services xpcd launched recorded their pids; none may outlive the test.
+    for (int pid : started_pids()) ::kill(pid, SIGKILL);
+    if (keep_) {
+      MESSAGE("xpcd test root kept at " << root_.string());
+    } else {
+      std::filesystem::remove_all(root_);
+    }
+    ::unsetenv(protocol::kBootstrapEnv);
+  }
+
+  std::filesystem::path root() const { return root_; }
+  std::string state_dir() const { return (root_ / "state").string(); }
+  std::string service_binary() const { return build_dir() + "/tests/integration/daemon/xpcd-test-service"; }
+
+  // A TOML manifest for a test service providing `service`.
+  void add_service(const std::string& label, const std::string& service, const std::string& extra = "",
+                   std::vector<std::string> args = {}) {
+    std::ofstream out(root_ / "manifests" / (label + ".toml"));
+    out << "Label = \"" << label << "\"\n";
+    out << "ProgramArguments = [\"" << service_binary() << "\", \"" << state_dir() << "\"";
+    for (const auto& a : args) out << ", \"" << a << "\"";
+    out << "]\n" << extra << "\n[MachServices]\n\"" << service << "\" = true\n";
+  }
+
+  void add_raw_manifest(const std::string& file, const std::string& text) {
+    std::ofstream(root_ / "manifests" / file) << text;
+  }
+
+  // Starts xpcd and waits (bounded) until it says it serves.
+  void start() {
+    std::string bootstrap = (root_ / "bootstrap").string();
+    int ready[2];
+    REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
+    std::string xpcd = build_dir() + "/daemon/xpcd";
+    std::string manifests = (root_ / "manifests").string();
+    std::string ready_fd = "3";
+    std::vector<const char*> argv{xpcd.c_str(), "--user", "--bootstrap", bootstrap.c_str(), "--manifest-dir",
+                                  manifests.c_str(), "--ready-fd", ready_fd.c_str(), nullptr};
+    std::string log = (root_ / "xpcd.log").string();
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    REQUIRE(posix_spawn(&pid_, xpcd.c_str(), &actions, nullptr, const_cast<char**>(argv.data()), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(ready[1]);
+    pidfd_ = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+    pollfd p{ready[0], POLLIN, 0};
+    bool ready_seen = ::poll(&p, 1, 10'000) == 1 && (p.revents & POLLIN) != 0;
+    char c = 0;
+    ready_seen = ready_seen && ::read(ready[0], &c, 1) == 1 && c == '\n';
+    ::close(ready[0]);
+    if (!ready_seen) keep_ = true;
+    REQUIRE_MESSAGE(ready_seen, "xpcd did not become ready; log: " << log);
+    ::setenv(protocol::kBootstrapEnv, bootstrap.c_str(), 1);
+  }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 10'000) != 1) ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  // Pids of every instance started so far, in no particular order.
+  std::vector<int> started_pids() const {
+    std::vector<int> pids;
+    for (const auto& e : std::filesystem::directory_iterator(root_ / "state")) {
+      std::string name = e.path().filename().string();
+      if (name.rfind("started.", 0) == 0) pids.push_back(std::stoi(name.substr(8)));
+    }
+    return pids;
+  }
+
+  std::string started_record(int pid) const {
+    std::ifstream in(root_ / "state" / ("started." + std::to_string(pid)));
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  std::string log() const {
+    std::ifstream in(root_ / "xpcd.log");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  void keep() { keep_ = true; }
+
+ private:
+  std::filesystem::path root_;
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  bool keep_ = false;
+};
+
+}  // namespace xpc::test
