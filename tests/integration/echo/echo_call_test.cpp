@@ -229,6 +229,22 @@ TEST_CASE("a service that dies before replying makes xpcctl call exit 1 with int
   CHECK_MESSAGE(r.err.find("xpcctl call: com.example.echo: interrupted:") != std::string::npos, r.err);
 }
 
+TEST_CASE("a reply that comes after its timeout is not taken for a later message's reply") {
+  Fixture f;
+  InProcessClient client(f.xpcd.bootstrap());
+  test::EventQueue<Object> events;
+  client.connection.set_event_handler([&events](const Object& e) { events.push(e); });
+  Object late = client.connection.send_sync(Object{{"sleep", 0.3}, {"n", 1}}, 100ms);
+  CHECK(late[kErrorKeyCode].as_string() == "timeout");
+  Object next = client.connection.send_sync(Object{{"sleep", 0.5}, {"n", 2}}, 10s);
+  CHECK_MESSAGE(next["n"].as_int64() == 2, next.description());
+  test::EventQueue<int> flushed;  // what the loop had queued has run after this
+  client.connection.barrier([&flushed] { flushed.push(1); });
+  REQUIRE(flushed.pop() == 1);
+  CHECK_MESSAGE(events.size() == 0, (events.size() ? events.pop()->description() : ""));
+  client.connection.set_event_handler([](const Object&) {});
+}
+
 TEST_CASE("the service keeps no fd of clients that have gone") {
   Fixture f;
   InProcessClient client(f.xpcd.bootstrap());
