@@ -142,17 +142,9 @@ Usage parse_args(Args args, Options& o) {
   return std::nullopt;
 }
 
-// The bootstrap sockets libxpc tries for this lookup (DESIGN 2): only
-// $XPCD_BOOTSTRAP when set; otherwise the user domain unless privileged,
-// then the system domain.
+// The bootstrap sockets libxpc tries for this lookup (DESIGN 2).
 std::vector<std::string> bootstrap_candidates(bool privileged) {
-  namespace p = xpc::protocol;
-  std::vector<std::string> paths;
-  if (std::getenv(p::kBootstrapEnv) == nullptr && !privileged) {
-    if (auto user = p::bootstrap_path(p::Domain::User)) paths.push_back(*user);
-  }
-  paths.push_back(*p::bootstrap_path(p::Domain::System));
-  return paths;
+  return xpc::protocol::lookup_paths(privileged ? xpc::protocol::kLookupPrivileged : 0);
 }
 
 bool accepts_connections(const std::string& path) {

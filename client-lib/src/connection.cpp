@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -199,7 +200,8 @@ Object ConnectionImpl::send_sync(const Object& message, milliseconds timeout) {
   wire::Message out{id, 0, true, message};
   if (auto* ctx = node_of(message.c_object())->context.get()) out.reply_to = ctx->reply_to;
   Object result;
-  auto deadline = steady_clock::now() + timeout;
+  // A day at most: longer would overflow the deadline and poll's int.
+  auto deadline = steady_clock::now() + std::clamp(timeout, milliseconds(0), milliseconds(hours(24)));
   if (auto sent = wire::send(fd, out); !sent) {
     if (!peer_gone(sent.error())) {
       result = error_event(protocol::kErrorSendFailed, "cannot send: " + sent.error().message());

@@ -15,8 +15,27 @@
 
 namespace xpc::protocol {
 
+namespace {
+
+const char* bootstrap_override() {
+  const char* path = std::getenv(kBootstrapEnv);
+  return path != nullptr && *path != '\0' ? path : nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> lookup_paths(std::uint64_t flags) {
+  if (const char* path = bootstrap_override()) return {path};
+  std::vector<std::string> paths;
+  if ((flags & kLookupPrivileged) == 0) {
+    if (auto user = bootstrap_path(Domain::User)) paths.push_back(*user);
+  }
+  paths.push_back(*bootstrap_path(Domain::System));
+  return paths;
+}
+
 std::optional<std::string> bootstrap_path(Domain domain) {
-  if (const char* path = std::getenv(kBootstrapEnv); path != nullptr && *path != '\0') return std::string(path);
+  if (const char* path = bootstrap_override()) return std::string(path);
   if (domain == Domain::System) return std::string(kSystemBootstrapPath);
   const char* runtime_dir = std::getenv("XDG_RUNTIME_DIR");
   if (runtime_dir == nullptr || *runtime_dir == '\0') return std::nullopt;
@@ -77,17 +96,8 @@ Answer ask(const std::string& path, std::string_view name, std::uint64_t flags, 
 }  // namespace
 
 Result<UniqueFd, std::string> lookup(std::string_view name, std::uint64_t flags, milliseconds timeout) {
-  std::vector<std::string> paths;
-  if (std::getenv(protocol::kBootstrapEnv) != nullptr) {
-    paths.push_back(*protocol::bootstrap_path(protocol::Domain::System));
-  } else {
-    if ((flags & protocol::kLookupPrivileged) == 0) {
-      if (auto user = protocol::bootstrap_path(protocol::Domain::User)) paths.push_back(*user);
-    }
-    paths.push_back(*protocol::bootstrap_path(protocol::Domain::System));
-  }
   std::string reasons;
-  for (const std::string& path : paths) {
+  for (const std::string& path : protocol::lookup_paths(flags)) {
     Answer answer = ask(path, name, flags, timeout);
     if (answer.kind == Answer::Found) return std::move(answer.fd);
     if (answer.kind == Answer::Refused) return fail(std::move(answer.reason));

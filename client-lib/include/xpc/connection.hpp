@@ -75,7 +75,8 @@ class XPC_EXPORT Connection {
   void send(const Object& message);
   void send(const Object& message, ReplyHandler on_reply);
   // Sends and waits on the caller's thread for the reply. Returns the reply,
-  // or an error object: code "timeout", "interrupted" or "invalid".
+  // or an error object: code "timeout", "interrupted" or "invalid". The
+  // timeout is clamped to [0, 24 h].
   Object send_sync(const Object& message, std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // Runs `fn` on the loop once every message sent before it has been sent.
   void barrier(std::function<void()> fn);

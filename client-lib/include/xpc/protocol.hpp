@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xpc::protocol {
 
@@ -86,5 +87,10 @@ enum class Domain { User, System };
 // overrides both; the user domain is $XDG_RUNTIME_DIR/xpcd/bootstrap (none
 // without XDG_RUNTIME_DIR), the system domain /run/xpcd/bootstrap.
 XPC_EXPORT std::optional<std::string> bootstrap_path(Domain domain);
+
+// The bootstrap sockets a lookup with `flags` asks, in order: only
+// $XPCD_BOOTSTRAP when it is set and not empty; else the user domain's
+// (unless kLookupPrivileged) and then the system domain's.
+XPC_EXPORT std::vector<std::string> lookup_paths(std::uint64_t flags);
 
 }  // namespace xpc::protocol
