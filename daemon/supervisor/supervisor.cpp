@@ -2,7 +2,9 @@
 #include "supervisor/supervisor.hpp"
 
 #include "launcher/spawn.hpp"
+#include "supervisor/inetd.hpp"
 #include "supervisor/log.hpp"
+#include "supervisor/sockets.hpp"
 
 #include <xpc/protocol.hpp>
 #include <xpc/transport.hpp>
@@ -61,6 +63,8 @@ struct Supervisor::Entry {
   std::array<TimerRef, job::kTimerKindCount> timer_refs;
   bool removed = false;
   std::vector<job::LookupId> redeliver;  // handed to an instance that was already gone
+  std::unique_ptr<JobSockets> sockets;   // the Sockets listeners, for the job's whole life
+  std::unique_ptr<InetdChildren> inetd;  // inetd Wait=false only; declared last, destroyed first
 };
 
 namespace {
@@ -94,7 +98,19 @@ Object peer_object(const PeerRecord& peer, const std::string& label) {
 
 }  // namespace
 
-Supervisor::Supervisor(sd_event* loop, SupervisorConfig config) : loop_(loop), config_(std::move(config)) {}
+Supervisor::Supervisor(sd_event* loop, SupervisorConfig config) : loop_(loop), config_(std::move(config)) {
+  std::string path = config_.notify_socket;
+  if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv); path.empty() && bootstrap != nullptr) {
+    path = std::string(bootstrap) + ".notify";
+  }
+  if (path.empty()) return;
+  auto notify = NotifySocket::open(loop_, path, [this](pid_t pid, const NotifyMessage& m) { notified(pid, m); });
+  if (!notify) {
+    log_line(LogLevel::warning, notify.error() + "; jobs get no NOTIFY_SOCKET");
+    return;
+  }
+  notify_ = std::move(*notify);
+}
 // Stopping xpcd stops its jobs: SIGTERM to every instance (the handshake
 // of a graceful stop comes with idle exit).
 Supervisor::~Supervisor() {
@@ -113,6 +129,7 @@ xpc::Result<xpc::Ok, std::string> Supervisor::load(manifest::JobSpec spec) {
   }
   std::string label = spec.label;
   auto entry = std::make_unique<Entry>(this, std::move(spec), config_.engine);
+  if (auto attached = attach_sockets(*entry); !attached) return xpc::fail(fmt::format("{}: {}", label, attached.error()));
   for (const auto& service : entry->job.spec().mach_services) services_[service.name] = entry.get();
   Entry& e = *entry;
   jobs_.emplace(label, std::move(entry));
@@ -192,8 +209,8 @@ void Supervisor::apply(Entry& entry, const job::Effect& effect) {
         } else if constexpr (std::is_same_v<T, job::Refused>) {
           log_job(LogLevel::notice, label, "refused", e.reason);
         } else if constexpr (std::is_same_v<T, job::WatchSockets>) {
-          if (e.on && !entry.job.spec().sockets.empty()) {
-            log_job(LogLevel::warning, label, "sockets", "Sockets are not activated by this xpcd yet");
+          if (entry.sockets && !entry.inetd && !entry.sockets->watch(loop_, e.on)) {
+            log_job(LogLevel::error, label, "sockets", "cannot watch the listeners");
           }
         } else if constexpr (std::is_same_v<T, job::ArmCalendar>) {
           log_job(LogLevel::warning, label, "calendar", "StartCalendarInterval is not scheduled by this xpcd yet");
@@ -214,26 +231,19 @@ void Supervisor::spawn(Entry& entry, job::InstanceId id) {
     daemon_end = UniqueFd::adopt(sv[0]);
     child_end = UniqueFd::adopt(sv[1]);
   }
-  launcher::SpawnContext ctx;
-  ctx.domain = config_.domain;
-  ctx.self_uid = ::getuid();
-  ctx.self_gid = ::getgid();
-  ctx.resolver = &resolver_;
+  launcher::SpawnContext ctx = spawn_context(spec);
   ctx.checkin_fd = child_end.get();
-  ctx.default_output_fd = config_.default_output_fd;
-  ctx.environment.emplace_back("XPC_SERVICE_NAME", spec.label);
-  if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv)) {
-    ctx.environment.emplace_back(xpc::protocol::kBootstrapEnv, bootstrap);
-  }
-  for (const char* name : {"HOME", "LANG", "XDG_RUNTIME_DIR"}) {
-    if (const char* value = std::getenv(name); value != nullptr && config_.domain == launcher::Domain::user) {
-      ctx.default_environment.emplace_back(name, value);
-    }
-  }
+  if (entry.sockets) ctx.socket_fds = entry.sockets->fds();
+  if (notify_) ctx.environment.emplace_back("NOTIFY_SOCKET", notify_->path());
   auto plan = launcher::make_spawn_plan(spec, ctx);
   if (!plan) {
     queue_.emplace_back(&entry, job::SpawnFailed{id, "plan", EINVAL, plan.error().message()});
     return;
+  }
+  // inetd Wait=true: the (first) listener is stdin and stdout too, as launchd gives it.
+  if (spec.inetd_wait == true && !ctx.socket_fds.empty()) {
+    plan->stdio[0] = launcher::DupFd{ctx.socket_fds[0]};
+    plan->stdio[1] = launcher::DupFd{ctx.socket_fds[0]};
   }
   auto spawned = launcher::spawn(*plan);
   if (!spawned) {
@@ -252,6 +262,25 @@ void Supervisor::spawn(Entry& entry, job::InstanceId id) {
   log_job(LogLevel::info, spec.label, "spawned", fmt::format("pid {}", instance.pid));
   entry.instance = std::move(instance);
   queue_.emplace_back(&entry, job::SpawnSucceeded{id, entry.instance->pid});
+}
+
+launcher::SpawnContext Supervisor::spawn_context(const manifest::JobSpec& spec) {
+  launcher::SpawnContext ctx;
+  ctx.domain = config_.domain;
+  ctx.self_uid = ::getuid();
+  ctx.self_gid = ::getgid();
+  ctx.resolver = &resolver_;
+  ctx.default_output_fd = config_.default_output_fd;
+  ctx.environment.emplace_back("XPC_SERVICE_NAME", spec.label);
+  if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv)) {
+    ctx.environment.emplace_back(xpc::protocol::kBootstrapEnv, bootstrap);
+  }
+  for (const char* name : {"HOME", "LANG", "XDG_RUNTIME_DIR"}) {
+    if (const char* value = std::getenv(name); value != nullptr && config_.domain == launcher::Domain::user) {
+      ctx.default_environment.emplace_back(name, value);
+    }
+  }
+  return ctx;
 }
 
 void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids) {
@@ -365,6 +394,95 @@ void Supervisor::checkin_readable(Entry& entry) {
   auto event = received->body[xpc::protocol::kEvent].as_string();
   if (event == xpc::protocol::kReady) feed(entry, job::CheckedIn{entry.instance->id});
   if (event == xpc::protocol::kAccepted) entry.instance->unacked.erase(received->body[xpc::protocol::kId].uint64_or(0));
+}
+
+}  // namespace xpcd
+
+namespace xpcd {
+
+// Sockets (sockets.hpp) are made at load and kept for the job's life. An
+// inetd Wait=false job's connections are accepted by the glue, one process
+// each (inetd.hpp); every other job's listeners feed the engine.
+xpc::Result<xpc::Ok, std::string> Supervisor::attach_sockets(Entry& entry) {
+  const manifest::JobSpec& spec = entry.job.spec();
+  if (spec.sockets.empty()) return xpc::Ok{};
+  bool accept_here = spec.inetd_wait == false;
+  for (const auto& socket : spec.sockets) {
+    if (accept_here && socket.type == manifest::SockType::dgram) {
+      return xpc::fail(fmt::format("inetdCompatibility with Wait=false needs stream or seqpacket sockets; "
+                                   "Sockets '{}' is dgram", socket.group));
+    }
+  }
+  auto sockets = JobSockets::open(spec.sockets, accept_here);
+  if (!sockets) return xpc::fail(sockets.error());
+  entry.sockets = std::move(*sockets);
+  if (!accept_here) {
+    entry.sockets->set_on_readable([this, &entry](int) { feed(entry, job::SocketReadable{}); });
+    return xpc::Ok{};
+  }
+  auto start = [this, &entry](int connection) -> xpc::Result<launcher::Spawned, std::string> {
+    manifest::JobSpec one = entry.job.spec();
+    one.sockets.clear();  // the connection is its stdin/stdout, not a LISTEN_FDS fd
+    auto plan = launcher::make_spawn_plan(one, spawn_context(one));
+    if (!plan) return xpc::fail(plan.error().message());
+    plan->stdio[0] = launcher::DupFd{connection};
+    plan->stdio[1] = launcher::DupFd{connection};
+    auto spawned = launcher::spawn(*plan);
+    if (!spawned) return xpc::fail(spawned.error().message());
+    return std::move(*spawned);
+  };
+  entry.inetd = std::make_unique<InetdChildren>(loop_, spec.label, *entry.sockets, std::move(start));
+  return xpc::Ok{};
+}
+
+namespace {
+
+// STATUS= goes to the log as one line of printable text.
+std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 512));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+}  // namespace
+
+// A datagram belongs to the instance whose pid the kernel stamped on it;
+// one from anyone else (an inetd child, a stranger, an instance already
+// reaped) is ignored. All its assignments are fed in one go.
+void Supervisor::notified(pid_t sender, const NotifyMessage& message) {
+  Entry* entry = nullptr;
+  for (auto& [label, candidate] : jobs_) {
+    if (candidate->instance && candidate->instance->pid == sender) entry = candidate.get();
+  }
+  if (entry == nullptr) return;
+  job::InstanceId id = entry->instance->id;
+  const std::string& label = entry->job.label();
+  std::vector<job::Event> events;
+  if (message.status) {
+    log_job(LogLevel::info, label, "notify", fmt::format("pid {} STATUS={}", sender, printable(*message.status)));
+    events.emplace_back(job::NotifyStatus{id, *message.status});
+  }
+  if (message.extend_timeout) {
+    log_job(LogLevel::info, label, "notify", fmt::format("pid {} EXTEND_TIMEOUT_USEC={}", sender, message.extend_timeout->count()));
+    events.emplace_back(job::NotifyExtendTimeout{id, *message.extend_timeout});
+  }
+  if (message.ready) {
+    log_job(LogLevel::info, label, "notify", fmt::format("pid {} READY=1", sender));
+    events.emplace_back(job::NotifyReady{id});
+  }
+  if (message.watchdog) events.emplace_back(job::NotifyWatchdog{id});  // frequent: not logged
+  if (message.fdstore) {
+    log_job(LogLevel::notice, label, "notify", "FDSTORE=1 is not supported by this xpcd; the fds were closed");
+  }
+  if (message.stopping) {
+    log_job(LogLevel::info, label, "notify", fmt::format("pid {} STOPPING=1", sender));
+    events.emplace_back(job::NotifyStopping{id});
+  }
+  if (events.empty()) return;
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) queue_.emplace_back(entry, std::move(events[i]));
+  feed(*entry, std::move(events.back()));
 }
 
 }  // namespace xpcd

@@ -12,6 +12,7 @@
 #include "launcher/plan_builder.hpp"
 #include "manifest/job_spec.hpp"
 #include "supervisor/event_loop.hpp"
+#include "supervisor/notify_socket.hpp"
 
 #include <xpc/object.hpp>
 #include <xpc/result.hpp>
@@ -39,6 +40,7 @@ struct SupervisorConfig {
   launcher::Domain domain = launcher::Domain::user;
   job::Config engine;
   int default_output_fd = 2;  // the daemon's log for jobs without Standard*Path
+  std::string notify_socket;  // NOTIFY_SOCKET path; "": $XPCD_BOOTSTRAP + ".notify" (sockets-and-notify.md)
 };
 
 class Supervisor {
@@ -64,6 +66,9 @@ class Supervisor {
   void feed(Entry& entry, job::Event event);
   void apply(Entry& entry, const job::Effect& effect);
   void spawn(Entry& entry, job::InstanceId id);
+  launcher::SpawnContext spawn_context(const manifest::JobSpec& spec);
+  xpc::Result<xpc::Ok, std::string> attach_sockets(Entry& entry);  // Sockets, inetd: sockets-and-notify.md
+  void notified(pid_t sender, const NotifyMessage& message);
   void deliver(Entry& entry, const std::vector<job::LookupId>& ids);
   void fail(const std::vector<job::LookupId>& ids, const std::string& reason);
   void arm(Entry& entry, job::TimerKind kind, job::TimePoint at);
@@ -83,6 +88,7 @@ class Supervisor {
   job::LookupId last_lookup_ = 0;
   std::deque<std::pair<Entry*, job::Event>> queue_;     // events raised while applying effects
   bool feeding_ = false;
+  std::unique_ptr<NotifySocket> notify_;  // null when it could not be bound (logged)
 };
 
 }  // namespace xpcd
