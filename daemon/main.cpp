@@ -2,8 +2,8 @@
 // manifests, listens on the bootstrap socket and runs the sd-event loop
 // until SIGTERM or SIGINT.
 #include "bootstrap/bootstrap_server.hpp"
-#include "manifest/loader.hpp"
 #include "supervisor/log.hpp"
+#include "supervisor/manifest_watch.hpp"
 #include "supervisor/supervisor.hpp"
 
 #include <xpc/protocol.hpp>
@@ -83,29 +83,6 @@ bool parse(int argc, char** argv, Options& options) {
   return true;
 }
 
-void load_manifests(xpcd::Supervisor& supervisor, const std::vector<std::string>& dirs) {
-  auto schemas = xpcd::manifest::load_builtin_schemas();
-  if (!schemas) {
-    xpcd::log_line(xpcd::LogLevel::error, "cannot load the manifest schemas: " + schemas.error());
-    return;
-  }
-  std::vector<std::string> existing;
-  for (const auto& dir : dirs) {
-    if (std::filesystem::exists(dir)) existing.push_back(dir);
-  }
-  xpcd::manifest::Diagnostics path_errors;
-  auto manifests = xpcd::manifest::load_all(existing, *schemas, path_errors);
-  for (const auto& d : path_errors) xpcd::log_line(xpcd::LogLevel::warning, xpcd::manifest::format(d));
-  for (auto& m : manifests) {
-    for (const auto& d : m.diagnostics) xpcd::log_line(xpcd::LogLevel::warning, xpcd::manifest::format(d));
-    if (!m.job) {
-      xpcd::log_line(xpcd::LogLevel::warning, fmt::format("{}: not loaded", m.path));
-      continue;
-    }
-    if (auto loaded = supervisor.load(std::move(*m.job)); !loaded) xpcd::log_line(xpcd::LogLevel::warning, loaded.error());
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,7 +120,9 @@ int main(int argc, char** argv) {
   sd_event_add_signal(loop.get(), nullptr, SIGINT, nullptr, nullptr);
 
   xpcd::Supervisor supervisor(loop.get(), {options.domain, {}, STDERR_FILENO});
-  load_manifests(supervisor, options.manifest_dirs);
+  // Loads the manifests now and keeps them in step with the directories.
+  xpcd::ManifestWatch manifests(loop.get(), supervisor, options.manifest_dirs);
+  manifests.start();
   xpcd::BootstrapServer bootstrap(loop.get(), supervisor);
   if (auto listening = bootstrap.listen(options.bootstrap); !listening) {
     fmt::print(stderr, "xpcd: {}\n", listening.error());

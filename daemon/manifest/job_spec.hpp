@@ -24,6 +24,7 @@ struct MachService {
   bool reset_at_close = false;        // ResetAtClose: drop queued lookups when the job dies
   bool hide_until_check_in = false;   // HideUntilCheckIn: lookups fail until the job checks in
   bool drain_messages_on_crash = false;  // DrainMessagesOnCrash (per service)
+  friend bool operator==(const MachService&, const MachService&) = default;
 };
 
 enum class SockType { stream, dgram, seqpacket };
@@ -47,6 +48,7 @@ struct SocketSpec {
   std::optional<uint32_t> path_mode;          // SockPathMode
   std::string multicast_group;                // MulticastGroup
   std::string secure_socket_key;              // SecureSocketWithKey: env var to export a private path in
+  friend bool operator==(const SocketSpec&, const SocketSpec&) = default;
 };
 
 // KeepAlive: `always` is the bool form; the dictionary form sets conditions.
@@ -60,6 +62,7 @@ struct KeepAlive {
   bool conditional() const {
     return successful_exit || crashed || !path_state.empty() || !other_job_enabled.empty();
   }
+  friend bool operator==(const KeepAlive&, const KeepAlive&) = default;
 };
 
 // StartCalendarInterval entry; an unset field is a wildcard, as in cron.
@@ -69,12 +72,14 @@ struct CalendarInterval {
   std::optional<int> day;      // 1-31
   std::optional<int> weekday;  // 0-7, 0 and 7 are Sunday
   std::optional<int> month;    // 1-12
+  friend bool operator==(const CalendarInterval&, const CalendarInterval&) = default;
 };
 
 // SoftResourceLimits / HardResourceLimits, in setrlimit units.
 struct ResourceLimits {
   std::optional<int64_t> core, cpu, data, file_size, memory_lock, number_of_files,
       number_of_processes, resident_set_size, stack;
+  friend bool operator==(const ResourceLimits&, const ResourceLimits&) = default;
 };
 
 enum class ProcessType { standard, background, adaptive, interactive };
@@ -89,6 +94,7 @@ struct XpcServiceSpec {
   std::string run_loop_type;      // RunLoopType, kept for information only
   bool join_existing_session = false;
   bool multiple_instances = false;  // _MultipleInstances: one instance per client
+  friend bool operator==(const XpcServiceSpec&, const XpcServiceSpec&) = default;
 };
 
 struct JobSpec {
@@ -136,6 +142,10 @@ struct JobSpec {
   bool drain_messages_on_crash = false;     // DrainMessagesOnCrash
 
   std::optional<XpcServiceSpec> xpc_service;  // set for kind == xpc_service
+
+  // Field by field: the manifest watcher reloads a job only when its
+  // definition changed, not when only comments or key order did.
+  friend bool operator==(const JobSpec&, const JobSpec&) = default;
 };
 
 }  // namespace xpcd::manifest

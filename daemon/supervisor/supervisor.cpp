@@ -62,6 +62,8 @@ struct Supervisor::Entry {
   std::array<SourcePtr, job::kTimerKindCount> timers;
   std::array<TimerRef, job::kTimerKindCount> timer_refs;
   bool removed = false;
+  std::vector<std::function<void()>> on_removed;  // Supervisor::bootout's callers
+  std::shared_ptr<void> alive = std::make_shared<int>();  // expires with the entry
   std::vector<job::LookupId> redeliver;  // handed to an instance that was already gone
   std::unique_ptr<JobSockets> sockets;   // the Sockets listeners, for the job's whole life
   std::unique_ptr<InetdChildren> inetd;  // inetd Wait=false only; declared last, destroyed first
@@ -137,6 +139,14 @@ xpc::Result<xpc::Ok, std::string> Supervisor::load(manifest::JobSpec spec) {
   return xpc::Ok{};
 }
 
+bool Supervisor::bootout(const std::string& label, std::function<void()> on_removed) {
+  auto it = jobs_.find(label);
+  if (it == jobs_.end()) return false;
+  if (on_removed) it->second->on_removed.push_back(std::move(on_removed));
+  feed(*it->second, job::Bootout{});
+  return true;
+}
+
 xpc::Result<UniqueFd, Object> Supervisor::lookup(const std::string& name, std::uint64_t flags, PeerRecord peer) {
   if ((flags & xpc::protocol::kLookupPrivileged) != 0 && config_.domain != launcher::Domain::system) {
     return xpc::fail(Object::error(xpc::protocol::kErrorNotFound,
@@ -173,14 +183,25 @@ void Supervisor::feed(Entry& entry, job::Event event) {
     for (const job::Effect& effect : target->job.handle(next, job::Clock::now())) apply(*target, effect);
   }
   feeding_ = false;
+  std::vector<std::function<void()>> removed_callbacks;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (!it->second->removed) {
       ++it;
       continue;
     }
     for (const auto& service : it->second->job.spec().mach_services) services_.erase(service.name);
+    for (auto& callback : it->second->on_removed) removed_callbacks.push_back(std::move(callback));
+    // Connections taken back from an instance that died during the
+    // bootout: the engine never saw them again, so they are failed here.
+    std::vector<job::LookupId> orphans;
+    for (const auto& [lookup, held] : held_) {
+      if (held.entry == it->second.get()) orphans.push_back(lookup);
+    }
+    fail(orphans, it->first + ": job was removed");
     it = jobs_.erase(it);
   }
+  // After the loop: a callback may load a job under the same names.
+  for (auto& callback : removed_callbacks) callback();
 }
 
 void Supervisor::apply(Entry& entry, const job::Effect& effect) {
@@ -367,7 +388,10 @@ void Supervisor::instance_exited(Entry& entry) {
   }
   log_job(LogLevel::info, entry.job.label(), "exited", fmt::format("pid {} {}", entry.instance->pid, job::describe(status)));
   entry.instance.reset();
+  // The exit may finish a bootout: then feed frees the entry.
+  std::weak_ptr<void> alive = entry.alive;
   feed(entry, job::Exited{id, status});
+  if (alive.expired()) return;
   for (job::LookupId lookup : std::exchange(entry.redeliver, {})) feed(entry, job::Lookup{lookup});
 }
 

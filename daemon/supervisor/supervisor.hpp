@@ -19,6 +19,7 @@
 #include <xpc/unique_fd.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,6 +58,12 @@ class Supervisor {
   xpc::Result<xpc::UniqueFd, xpc::Object> lookup(const std::string& name, std::uint64_t flags, PeerRecord peer);
 
   std::size_t job_count() const { return jobs_.size(); }
+
+  // Unloads a job (the engine's Bootout: waiting lookups fail, a live
+  // instance gets SIGTERM, ExitTimeOut, SIGKILL). `on_removed` runs once the
+  // job is gone and its label and service names are free again, possibly
+  // before this returns. False, and no call, when no such job is loaded.
+  bool bootout(const std::string& label, std::function<void()> on_removed = {});
 
  private:
   struct Instance;
