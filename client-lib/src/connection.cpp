@@ -114,10 +114,14 @@ void ConnectionImpl::suspend() {
 }
 
 void ConnectionImpl::attach_socket_locked(UniqueFd fd) {
-  // Every message then carries its sender's credentials, stamped by the
-  // kernel: the peer is who sent, not who made the socketpair (xpcd).
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+  // A client's messages then carry the sender's credentials, stamped by
+  // the kernel: the peer is who sent (the service, or after a relaunch its
+  // next instance), not who made the socketpair (xpcd). The service side
+  // has xpcd's peer record and is spared the per-message cost.
+  if (kind_ == Kind::Named) {
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+  }
   socket_ = std::make_shared<const UniqueFd>(std::move(fd));
   state_ = State::Connected;
   Runtime::get().watch(fd_locked(), shared_from_this());
