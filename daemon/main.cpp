@@ -2,6 +2,7 @@
 // manifests, listens on the bootstrap socket and runs the sd-event loop
 // until SIGTERM or SIGINT.
 #include "bootstrap/bootstrap_server.hpp"
+#include "config/config.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/manifest_watch.hpp"
 #include "supervisor/supervisor.hpp"
@@ -27,13 +28,16 @@ struct Options {
   std::string bootstrap;
   std::vector<std::string> manifest_dirs;
   int ready_fd = -1;
+  std::string config;  // --config FILE; "": the domain's default, if any
 };
 
 void usage(std::FILE* out) {
   fmt::print(out,
-             "usage: xpcd [--user|--system] [--bootstrap PATH] [--manifest-dir DIR]... [--ready-fd N]\n"
+             "usage: xpcd [--user|--system] [--config FILE] [--bootstrap PATH] [--manifest-dir DIR]... [--ready-fd N]\n"
              "  --user              the calling user's domain (default)\n"
              "  --system            the system domain (root)\n"
+             "  --config FILE       settings (TOML); default for --system: /etc/xpcd/xpcd.toml if it exists;\n"
+             "                      --user reads none unless given; options override the file\n"
              "  --bootstrap PATH    the bootstrap socket (default: $XPCD_BOOTSTRAP, else the domain's)\n"
              "  --manifest-dir DIR  load manifests from DIR; repeatable; replaces the defaults\n"
              "  --ready-fd N        write a newline to fd N once serving, then close it\n");
@@ -55,13 +59,14 @@ bool parse(int argc, char** argv, Options& options) {
       options.domain = xpcd::launcher::Domain::user;
     } else if (arg == "--system") {
       options.domain = xpcd::launcher::Domain::system;
-    } else if (arg == "--bootstrap" || arg == "--manifest-dir" || arg == "--ready-fd") {
+    } else if (arg == "--bootstrap" || arg == "--manifest-dir" || arg == "--ready-fd" || arg == "--config") {
       const char* v = value();
       if (v == nullptr) {
         fmt::print(stderr, "xpcd: {} needs a value\n", arg);
         return false;
       }
       if (arg == "--bootstrap") options.bootstrap = v;
+      if (arg == "--config") options.config = v;
       if (arg == "--manifest-dir") options.manifest_dirs.emplace_back(v);
       if (arg == "--ready-fd") {
         char* end = nullptr;
@@ -92,6 +97,26 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   xpcd::log_init(std::getenv("JOURNAL_STREAM") != nullptr && ::access("/run/systemd/journal/socket", F_OK) == 0);
+  // The config file (docs/config-and-limits.md): options given on the
+  // command line, and XPCD_BOOTSTRAP, override it.
+  xpcd::config::DaemonConfig config;
+  if (options.config.empty() && options.domain == xpcd::launcher::Domain::system &&
+      ::access(std::string(xpcd::config::kSystemConfigPath).c_str(), F_OK) == 0) {
+    options.config = xpcd::config::kSystemConfigPath;
+  }
+  if (!options.config.empty()) {
+    auto loaded = xpcd::config::load(options.config);
+    if (!loaded) {
+      fmt::print(stderr, "xpcd: {}\n", loaded.error());
+      return kExitUsage;
+    }
+    for (const auto& warning : loaded->warnings) xpcd::log_line(xpcd::LogLevel::warning, warning);
+    config = std::move(loaded->config);
+  }
+  const char* bootstrap_env = std::getenv(xpc::protocol::kBootstrapEnv);
+  bool env_bootstrap = bootstrap_env != nullptr && *bootstrap_env != '\0';
+  if (options.bootstrap.empty() && !env_bootstrap && config.bootstrap) options.bootstrap = *config.bootstrap;
+  if (options.manifest_dirs.empty() && config.manifest_dirs) options.manifest_dirs = *config.manifest_dirs;
   if (options.bootstrap.empty()) {
     auto domain = options.domain == xpcd::launcher::Domain::system ? xpc::protocol::Domain::System
                                                                     : xpc::protocol::Domain::User;
@@ -119,7 +144,9 @@ int main(int argc, char** argv) {
   sd_event_add_signal(loop.get(), nullptr, SIGTERM, nullptr, nullptr);  // default: exit the loop
   sd_event_add_signal(loop.get(), nullptr, SIGINT, nullptr, nullptr);
 
-  xpcd::Supervisor supervisor(loop.get(), {options.domain, {}, STDERR_FILENO});
+  xpcd::SupervisorConfig supervisor_config{options.domain, {}, STDERR_FILENO, {}, config.limits};
+  if (config.activation_timeout) supervisor_config.engine.activation_timeout = *config.activation_timeout;
+  xpcd::Supervisor supervisor(loop.get(), std::move(supervisor_config));
   // Loads the manifests now and keeps them in step with the directories.
   xpcd::ManifestWatch manifests(loop.get(), supervisor, options.manifest_dirs);
   manifests.start();

@@ -31,6 +31,7 @@ struct Supervisor::Held {
   std::string service;
   UniqueFd service_end;
   PeerRecord peer;
+  UidCharge charge;  // the client uid's share of the limits, given back when this goes
 };
 
 struct Supervisor::Instance {
@@ -100,7 +101,8 @@ Object peer_object(const PeerRecord& peer, const std::string& label) {
 
 }  // namespace
 
-Supervisor::Supervisor(sd_event* loop, SupervisorConfig config) : loop_(loop), config_(std::move(config)) {
+Supervisor::Supervisor(sd_event* loop, SupervisorConfig config)
+    : loop_(loop), config_(std::move(config)), ledger_(config_.uid_limits) {
   std::string path = config_.notify_socket;
   if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv); path.empty() && bootstrap != nullptr) {
     path = std::string(bootstrap) + ".notify";
@@ -158,12 +160,18 @@ xpc::Result<UniqueFd, Object> Supervisor::lookup(const std::string& name, std::u
     return xpc::fail(Object::error(xpc::protocol::kErrorNotFound,
                                    fmt::format("no service named '{}' in the {} domain", name, domain)));
   }
+  // Per-uid limits (supervisor/limits.hpp): refused at once, before any fd is made.
+  auto charge = ledger_.admit(peer.uid, peer.pidfd ? limits::kMaxFdsPerLookup : limits::kMaxFdsPerLookup - 1);
+  if (!charge) {
+    log_line(LogLevel::notice, charge.error());
+    return xpc::fail(Object::error(xpc::protocol::kErrorInvalid, charge.error()));
+  }
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return xpc::fail(Object::error(xpc::protocol::kErrorInvalid, fmt::format("socketpair: {}", std::strerror(errno))));
   }
   job::LookupId id = ++last_lookup_;
-  held_.emplace(id, Held{it->second, name, UniqueFd::adopt(sv[1]), std::move(peer)});
+  held_.emplace(id, Held{it->second, name, UniqueFd::adopt(sv[1]), std::move(peer), std::move(*charge)});
   // An instance that has just died must not be handed this connection:
   // its exit may be waiting behind this request in the loop. Take it now.
   if (it->second->instance && exited_already(*it->second->instance)) instance_exited(*it->second);
@@ -330,6 +338,7 @@ void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids) {
       entry.redeliver.push_back(id);
       continue;
     }
+    held.charge.set_pending(false);  // its fds stay held until the instance acknowledges it
     entry.instance->unacked.emplace(id, std::move(held));
   }
 }
@@ -383,6 +392,7 @@ void Supervisor::instance_exited(Entry& entry) {
   job::InstanceId id = entry.instance->id;
   job::ExitStatus status = exit_status(info);
   for (auto& [lookup, held] : entry.instance->unacked) {
+    held.charge.set_pending(true);
     held_.emplace(lookup, std::move(held));
     entry.redeliver.push_back(lookup);
   }

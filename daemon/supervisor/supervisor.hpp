@@ -13,6 +13,7 @@
 #include "manifest/job_spec.hpp"
 #include "supervisor/event_loop.hpp"
 #include "supervisor/notify_socket.hpp"
+#include "supervisor/uid_ledger.hpp"
 
 #include <xpc/object.hpp>
 #include <xpc/result.hpp>
@@ -42,6 +43,7 @@ struct SupervisorConfig {
   job::Config engine;
   int default_output_fd = 2;  // the daemon's log for jobs without Standard*Path
   std::string notify_socket;  // NOTIFY_SOCKET path; "": $XPCD_BOOTSTRAP + ".notify" (sockets-and-notify.md)
+  limits::UidLimits uid_limits;  // per client uid (supervisor/limits.hpp, config-and-limits.md)
 };
 
 class Supervisor {
@@ -96,6 +98,7 @@ class Supervisor {
   std::deque<std::pair<Entry*, job::Event>> queue_;     // events raised while applying effects
   bool feeding_ = false;
   std::unique_ptr<NotifySocket> notify_;  // null when it could not be bound (logged)
+  UidLedger ledger_;  // what each client uid makes this daemon hold (uid_ledger.hpp)
 };
 
 }  // namespace xpcd

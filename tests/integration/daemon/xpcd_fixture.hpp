@@ -71,8 +71,9 @@ class XpcdFixture {
     std::ofstream(root_ / "manifests" / file) << text;
   }
 
-  // Starts xpcd and waits (bounded) until it says it serves.
-  void start() {
+  // Starts xpcd and waits (bounded) until it says it serves. `extra` goes
+  // on its command line after the fixture's options (e.g. --config FILE).
+  void start(const std::vector<std::string>& extra = {}) {
     std::string bootstrap = (root_ / "bootstrap").string();
     int ready[2];
     REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
@@ -80,7 +81,9 @@ class XpcdFixture {
     std::string manifests = (root_ / "manifests").string();
     std::string ready_fd = "3";
     std::vector<const char*> argv{xpcd.c_str(), "--user", "--bootstrap", bootstrap.c_str(), "--manifest-dir",
-                                  manifests.c_str(), "--ready-fd", ready_fd.c_str(), nullptr};
+                                  manifests.c_str(), "--ready-fd", ready_fd.c_str()};
+    for (const auto& arg : extra) argv.push_back(arg.c_str());
+    argv.push_back(nullptr);
     std::string log = (root_ / "xpcd.log").string();
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
