@@ -103,11 +103,17 @@ bool Walker::key_text(uint64_t obj, std::string& out) {
   if ((type != 0x5 && type != 0x6) || !length_of(at, n, body, "")) return false;
   uint64_t bytes = type == 0x6 ? n * 2 : n;
   if (n > table_ || body + bytes > table_) return false;
+  bool high_surrogate = false;
   for (uint64_t k = 0; k < n; ++k) {
     uint64_t c = type == 0x5 ? be(body + k, 1) : be(body + 2 * k, 2);
+    // A NUL or an unpaired UTF-16 surrogate: libplist 2.2 builds a key it
+    // then asserts on when the dictionary is iterated (found by fuzz_plist).
+    bool low = c >= 0xDC00 && c <= 0xDFFF;
+    if (c == 0 || (low && !high_surrogate) || (high_surrogate && !low)) return false;
+    high_surrogate = type == 0x6 && c >= 0xD800 && c <= 0xDBFF;
     out += c < 0x80 ? static_cast<char>(c) : '?';  // for paths and duplicate checks only
   }
-  return true;
+  return !high_surrogate;
 }
 
 void Walker::visit(uint64_t obj, size_t depth, const std::string& path) {
@@ -155,7 +161,7 @@ void Walker::visit_dict(size_t body, uint64_t n, size_t depth, const std::string
   for (uint64_t k = 0; k < n && !out_.fatal; ++k) {
     std::string key;
     if (!key_text(be(body + k * ref_size_, ref_size_), key)) {
-      return fail(path, "dictionary key is not a string");
+      return fail(path, "dictionary key is not a valid string (not a string, or holds a NUL or a broken UTF-16 surrogate)");
     }
     std::string child = child_path(path, key);
     if (!seen.insert(key).second) {
