@@ -2,6 +2,7 @@
 #include "supervisor/supervisor.hpp"
 
 #include "launcher/spawn.hpp"
+#include "supervisor/demand_watch.hpp"
 #include "supervisor/inetd.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/sockets.hpp"
@@ -67,6 +68,7 @@ struct Supervisor::Entry {
   std::shared_ptr<void> alive = std::make_shared<int>();  // expires with the entry
   std::vector<job::LookupId> redeliver;  // handed to an instance that was already gone
   std::unique_ptr<JobSockets> sockets;   // the Sockets listeners, for the job's whole life
+  std::unique_ptr<JobDemand> demand;     // WatchPaths, QueueDirectories, PathState, calendar (demand_watch.hpp)
   std::unique_ptr<InetdChildren> inetd;  // inetd Wait=false only; declared last, destroyed first
 };
 
@@ -137,7 +139,18 @@ xpc::Result<xpc::Ok, std::string> Supervisor::load(manifest::JobSpec spec) {
   for (const auto& service : entry->job.spec().mach_services) services_[service.name] = entry.get();
   Entry& e = *entry;
   jobs_.emplace(label, std::move(entry));
+  // Initial PathState, QueueDirectories and OtherJobEnabled values go in
+  // before Load, so the decision at load sees them (job-engine.md).
+  std::vector<job::Event> initial;
+  e.demand = std::make_unique<JobDemand>(loop_, e.job.spec(), [this, &e](job::Event ev) { feed(e, std::move(ev)); },
+                                         initial);
+  for (const auto& [other, wanted] : e.job.spec().keep_alive.other_job_enabled) {
+    auto it = jobs_.find(other);
+    initial.emplace_back(job::OtherJobChanged{other, it != jobs_.end() && !it->second->job.disabled()});
+  }
+  for (auto& event : initial) queue_.emplace_back(&e, std::move(event));
   feed(e, job::Load{civil_now()});
+  other_job_changed(label, !e.job.disabled());
   return xpc::Ok{};
 }
 
@@ -192,6 +205,7 @@ void Supervisor::feed(Entry& entry, job::Event event) {
   }
   feeding_ = false;
   std::vector<std::function<void()>> removed_callbacks;
+  std::vector<std::string> removed_labels;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (!it->second->removed) {
       ++it;
@@ -206,8 +220,10 @@ void Supervisor::feed(Entry& entry, job::Event event) {
       if (held.entry == it->second.get()) orphans.push_back(lookup);
     }
     fail(orphans, it->first + ": job was removed");
+    removed_labels.push_back(it->first);
     it = jobs_.erase(it);
   }
+  for (const auto& label : removed_labels) other_job_changed(label, false);
   // After the loop: a callback may load a job under the same names.
   for (auto& callback : removed_callbacks) callback();
 }
@@ -227,6 +243,7 @@ void Supervisor::apply(Entry& entry, const job::Effect& effect) {
           arm(entry, e.kind, e.at);
         } else if constexpr (std::is_same_v<T, job::CancelTimer>) {
           entry.timers[static_cast<std::size_t>(e.kind)].reset();
+          if (e.kind == job::TimerKind::calendar && entry.demand) entry.demand->cancel_calendar();
         } else if constexpr (std::is_same_v<T, job::DeliverLookups>) {
           deliver(entry, e.ids);
         } else if constexpr (std::is_same_v<T, job::FailLookups>) {
@@ -242,7 +259,7 @@ void Supervisor::apply(Entry& entry, const job::Effect& effect) {
             log_job(LogLevel::error, label, "sockets", "cannot watch the listeners");
           }
         } else if constexpr (std::is_same_v<T, job::ArmCalendar>) {
-          log_job(LogLevel::warning, label, "calendar", "StartCalendarInterval is not scheduled by this xpcd yet");
+          arm_calendar(entry, e.at);
         }
       },
       effect);
@@ -517,6 +534,39 @@ void Supervisor::notified(pid_t sender, const NotifyMessage& message) {
   if (events.empty()) return;
   for (std::size_t i = 0; i + 1 < events.size(); ++i) queue_.emplace_back(entry, std::move(events[i]));
   feed(*entry, std::move(events.back()));
+}
+
+}  // namespace xpcd
+
+namespace xpcd {
+
+// KeepAlive.OtherJobEnabled: every job whose KeepAlive names `label` hears
+// that it is now loaded and enabled, or not.
+void Supervisor::other_job_changed(const std::string& label, bool enabled) {
+  std::vector<Entry*> dependents;
+  for (auto& [name, entry] : jobs_) {
+    for (const auto& [other, wanted] : entry->job.spec().keep_alive.other_job_enabled) {
+      if (other == label && name != label) dependents.push_back(entry.get());
+    }
+  }
+  if (dependents.empty()) return;
+  for (std::size_t i = 0; i + 1 < dependents.size(); ++i) {
+    queue_.emplace_back(dependents[i], job::OtherJobChanged{label, enabled});
+  }
+  feed(*dependents.back(), job::OtherJobChanged{label, enabled});
+}
+
+// StartCalendarInterval: a CLOCK_REALTIME timer at that local time
+// (docs/demand-sources.md); its fire feeds CalendarFired.
+void Supervisor::arm_calendar(Entry& entry, const job::CivilTime& at) {
+  const std::string& label = entry.job.label();
+  auto when = entry.demand ? entry.demand->arm_calendar(at) : std::nullopt;
+  if (!when) {
+    log_job(LogLevel::error, label, "calendar", fmt::format("cannot arm the timer for {}", job::to_string(at)));
+    return;
+  }
+  log_job(LogLevel::info, label, "calendar",
+          fmt::format("next run at {} local time, in {} s", job::to_string(at), *when - std::time(nullptr)));
 }
 
 }  // namespace xpcd

@@ -78,6 +78,8 @@ class Supervisor {
   launcher::SpawnContext spawn_context(const manifest::JobSpec& spec);
   xpc::Result<xpc::Ok, std::string> attach_sockets(Entry& entry);  // Sockets, inetd: sockets-and-notify.md
   void notified(pid_t sender, const NotifyMessage& message);
+  void other_job_changed(const std::string& label, bool enabled);  // KeepAlive.OtherJobEnabled
+  void arm_calendar(Entry& entry, const job::CivilTime& at);
   void deliver(Entry& entry, const std::vector<job::LookupId>& ids);
   void fail(const std::vector<job::LookupId>& ids, const std::string& reason);
   void arm(Entry& entry, job::TimerKind kind, job::TimePoint at);
