@@ -219,7 +219,7 @@ void Supervisor::feed(Entry& entry, job::Event event) {
     for (const auto& [lookup, held] : held_) {
       if (held.entry == it->second.get()) orphans.push_back(lookup);
     }
-    fail(orphans, it->first + ": job was removed");
+    fail(*it->second, orphans, it->first + ": job was removed");
     removed_labels.push_back(it->first);
     it = jobs_.erase(it);
   }
@@ -247,7 +247,7 @@ void Supervisor::apply(Entry& entry, const job::Effect& effect) {
         } else if constexpr (std::is_same_v<T, job::DeliverLookups>) {
           deliver(entry, e.ids);
         } else if constexpr (std::is_same_v<T, job::FailLookups>) {
-          fail(e.ids, e.reason);
+          fail(entry, e.ids, e.reason);
         } else if constexpr (std::is_same_v<T, job::Removed>) {
           entry.removed = true;
         } else if constexpr (std::is_same_v<T, job::Log>) {
@@ -307,6 +307,7 @@ void Supervisor::spawn(Entry& entry, job::InstanceId id) {
   }
   log_job(LogLevel::info, spec.label, "spawned", fmt::format("pid {}", instance.pid));
   entry.instance = std::move(instance);
+  predeliver(entry);
   queue_.emplace_back(&entry, job::SpawnSucceeded{id, entry.instance->pid});
 }
 
@@ -329,7 +330,23 @@ launcher::SpawnContext Supervisor::spawn_context(const manifest::JobSpec& spec) 
   return ctx;
 }
 
-void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids) {
+// The connections waiting for this job go into the new instance's checkin
+// channel at once, without waiting for its check-in: the kernel queues them
+// and the service reads them right after it checks in, which saves the
+// cold start a round trip. The engine still counts them as waiting (its
+// DeliverLookups at check-in then finds nothing to do), and xpcd keeps its
+// copy of each until the instance accepts it, so a failed start fails them
+// (fail) or hands them to the next instance (instance_exited) as before.
+void Supervisor::predeliver(Entry& entry) {
+  if (!entry.instance || !entry.instance->checkin) return;
+  std::vector<job::LookupId> ids;
+  for (const auto& [id, held] : held_) {
+    if (held.entry == &entry) ids.push_back(id);
+  }
+  deliver(entry, ids, /*ahead_of_checkin=*/true);
+}
+
+void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids, bool ahead_of_checkin) {
   for (job::LookupId id : ids) {
     auto it = held_.find(id);
     if (it == held_.end()) continue;
@@ -355,20 +372,28 @@ void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids) {
       entry.redeliver.push_back(id);
       continue;
     }
-    held.charge.set_pending(false);  // its fds stay held until the instance acknowledges it
+    // Still waiting for a launch until the instance checks in; its fds stay
+    // held until the instance acknowledges it.
+    if (!ahead_of_checkin) held.charge.set_pending(false);
     entry.instance->unacked.emplace(id, std::move(held));
   }
 }
 
 // The client already has its end: it learns why through the connection,
 // from one message with id 0 and an error body, then EOF (DESIGN 5.2).
-void Supervisor::fail(const std::vector<job::LookupId>& ids, const std::string& reason) {
+void Supervisor::fail(Entry& entry, const std::vector<job::LookupId>& ids, const std::string& reason) {
+  Object error = Object::error(xpc::protocol::kErrorInvalid, reason);
   for (job::LookupId id : ids) {
+    // Waiting here, or handed ahead to an instance that has not taken it.
+    std::map<job::LookupId, Held>* where = &held_;
     auto it = held_.find(id);
-    if (it == held_.end()) continue;
-    Object error = Object::error(xpc::protocol::kErrorInvalid, reason);
+    if (it == held_.end() && entry.instance) {
+      where = &entry.instance->unacked;
+      it = where->find(id);
+    }
+    if (it == where->end()) continue;
     (void)xpc::wire::send(it->second.service_end.get(), {0, 0, false, error});
-    held_.erase(it);
+    where->erase(it);
   }
 }
 
@@ -419,7 +444,11 @@ void Supervisor::instance_exited(Entry& entry) {
   std::weak_ptr<void> alive = entry.alive;
   feed(entry, job::Exited{id, status});
   if (alive.expired()) return;
-  for (job::LookupId lookup : std::exchange(entry.redeliver, {})) feed(entry, job::Lookup{lookup});
+  // Only those still waiting: the exit may have failed some (an instance
+  // that never checked in fails what was handed to it ahead of check-in).
+  for (job::LookupId lookup : std::exchange(entry.redeliver, {})) {
+    if (held_.contains(lookup)) feed(entry, job::Lookup{lookup});
+  }
 }
 
 bool Supervisor::exited_already(const Instance& instance) {
@@ -443,7 +472,10 @@ void Supervisor::checkin_readable(Entry& entry) {
     return;
   }
   auto event = received->body[xpc::protocol::kEvent].as_string();
-  if (event == xpc::protocol::kReady) feed(entry, job::CheckedIn{entry.instance->id});
+  if (event == xpc::protocol::kReady) {
+    for (auto& [lookup, held] : entry.instance->unacked) held.charge.set_pending(false);
+    feed(entry, job::CheckedIn{entry.instance->id});
+  }
   if (event == xpc::protocol::kAccepted) entry.instance->unacked.erase(received->body[xpc::protocol::kId].uint64_or(0));
 }
 

@@ -80,8 +80,9 @@ class Supervisor {
   void notified(pid_t sender, const NotifyMessage& message);
   void other_job_changed(const std::string& label, bool enabled);  // KeepAlive.OtherJobEnabled
   void arm_calendar(Entry& entry, const job::CivilTime& at);
-  void deliver(Entry& entry, const std::vector<job::LookupId>& ids);
-  void fail(const std::vector<job::LookupId>& ids, const std::string& reason);
+  void deliver(Entry& entry, const std::vector<job::LookupId>& ids, bool ahead_of_checkin = false);
+  void fail(Entry& entry, const std::vector<job::LookupId>& ids, const std::string& reason);
+  void predeliver(Entry& entry);
   void arm(Entry& entry, job::TimerKind kind, job::TimePoint at);
   void instance_exited(Entry& entry);
   static bool exited_already(const Instance& instance);
