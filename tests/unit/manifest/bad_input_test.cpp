@@ -212,8 +212,13 @@ TEST_CASE("non-ASCII outside TOML strings is refused before toml++ sees it") {
   CHECK(lines(load_text("Label = \"é\" # é\nProgram = '/bin/é'\nX = \"\"\"\né\"\"\"\n", Format::toml)) ==
         std::vector<std::string>{"t.plist:3:1: warning: X: unknown key, ignored (not in launchd.plist(5))"});
   CHECK(lines(load_text("Label = \"x\"\n[XP\xc4\xac" "ervice]\n", Format::toml)) ==
-        std::vector<std::string>{"t.plist:2:4: error: invalid TOML: non-ASCII character outside a string or comment (expected a bare key of A-Z a-z 0-9 _ -, or quote it)"});
+        std::vector<std::string>{"t.plist:2:4: error: invalid TOML: non-ASCII character outside a string or comment, or right after a backslash in a string (expected a bare key of A-Z a-z 0-9 _ -, or quote it; after a line-ending backslash, start the next line with ASCII)"});
   CHECK(lines(load_text("Label = \"a\\\"\xc3\xa9\"\nProgram = \"/x\"\n\xc3\xa9", Format::toml)).at(0).starts_with("t.plist:3:1: error: invalid TOML: non-ASCII"));
+  SUBCASE("and right after a backslash in a basic string, where toml++ 3.3 has the same bug (fuzz_toml)") {
+    CHECK(lines(load_text("Label = \"\"\"\\\n  \xc3\xa9\"\"\"\n", Format::toml)).at(0).starts_with("t.plist:1:12: error: invalid TOML: non-ASCII"));
+    CHECK(lines(load_text("Label = \"\\\xef\xbb\xad\"\n", Format::toml)).at(0).starts_with("t.plist:1:10: error: invalid TOML: non-ASCII"));
+    CHECK(lines(load_text("Label = \"\"\"\\\n  x\xc3\xa9\"\"\"\nProgram = \"/x\"\n", Format::toml)).empty());
+  }
 }
 
 }  // namespace xpcd::manifest::test
