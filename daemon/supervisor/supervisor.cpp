@@ -74,13 +74,6 @@ struct Supervisor::Entry {
 
 namespace {
 
-job::CivilTime civil_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  return {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min};
-}
-
 std::uint64_t to_usec(job::TimePoint at) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count();
   return us < 0 ? 0 : static_cast<std::uint64_t>(us);
@@ -149,7 +142,7 @@ xpc::Result<xpc::Ok, std::string> Supervisor::load(manifest::JobSpec spec) {
     initial.emplace_back(job::OtherJobChanged{other, it != jobs_.end() && !it->second->job.disabled()});
   }
   for (auto& event : initial) queue_.emplace_back(&e, std::move(event));
-  feed(e, job::Load{civil_now()});
+  feed(e, job::Load{local_civil_now()});
   other_job_changed(label, !e.job.disabled());
   return xpc::Ok{};
 }
