@@ -50,9 +50,13 @@ xpc_connection_t xpc_connection_create_mach_service(const char* name, void* targ
 }
 
 void xpc_connection_set_event_handler(xpc_connection_t connection, void* context, xpc_handler_f handler) {
-  if (auto* impl = impl_of(connection)) {
-    impl->set_event_handler([context, handler](const Object& event) { handler(context, c_event(event)); });
+  auto* impl = impl_of(connection);
+  if (impl == nullptr) return;
+  if (handler == nullptr) {
+    impl->set_event_handler(nullptr);
+    return;
   }
+  impl->set_event_handler([context, handler](const Object& event) { handler(context, c_event(event)); });
 }
 
 void xpc_connection_set_context(xpc_connection_t connection, void* context) {
@@ -83,7 +87,11 @@ void xpc_connection_send_message_with_reply(xpc_connection_t connection, xpc_obj
                                             void* context, xpc_handler_f handler) {
   (void)replyq;
   auto* impl = impl_of(connection);
-  if (impl == nullptr || handler == nullptr) return;
+  if (impl == nullptr) return;
+  if (handler == nullptr) {  // nobody to tell: still send it
+    impl->send(Object::retain(message), nullptr);
+    return;
+  }
   impl->send(Object::retain(message), [context, handler](const Object& reply) { handler(context, c_event(reply)); });
 }
 

@@ -164,15 +164,22 @@ void ConnectionImpl::send(const Object& message, Connection::ReplyHandler on_rep
   }
   wire::Message out{next_id_locked(), 0, static_cast<bool>(on_reply), message};
   if (auto* ctx = node_of(message.c_object())->context.get()) out.reply_to = ctx->reply_to;
-  if (on_reply) pending_.emplace(out.id, std::move(on_reply));
+  bool wants_reply = static_cast<bool>(on_reply);
+  if (wants_reply) pending_.emplace(out.id, std::move(on_reply));
   auto socket = socket_;
+  // Unlocked: a full socket buffer blocks sendmsg until the peer reads, and
+  // the loop needs mu_ to read the replies that let the peer go on.
+  lock.unlock();
   auto sent = wire::send(socket->get(), out);
   // A peer that is gone shows as EOF on the loop, which fails the pending
   // reply with the right error (xpcd may have left its reason first). Any
   // other failure is this message's own: fail its reply now.
-  if (!sent && !peer_gone(sent.error()) && on_reply) {
-    auto handler = std::move(pending_[out.id]);
-    pending_.erase(out.id);
+  if (!sent && !peer_gone(sent.error()) && wants_reply) {
+    lock.lock();
+    auto found = pending_.find(out.id);
+    if (found == pending_.end()) return;  // the connection ended meanwhile and failed it
+    auto handler = std::move(found->second);
+    pending_.erase(found);
     std::string reason = "cannot send: " + sent.error().message();
     lock.unlock();
     Runtime::get().post([handler, reason] { handler(error_event(protocol::kErrorSendFailed, reason)); });

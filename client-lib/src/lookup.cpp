@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -77,7 +78,13 @@ Answer ask(const std::string& path, std::string_view name, std::uint64_t flags, 
     return {Answer::NotHere, {}, "cannot ask xpcd at " + path + ": " + sent.error().message()};
   }
   pollfd p{sock->get(), POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
+  auto deadline = steady_clock::now() + timeout;
+  int ready;
+  do {  // a signal must not turn into a refused lookup
+    auto left = std::max<std::int64_t>(duration_cast<milliseconds>(deadline - steady_clock::now()).count(), 0);
+    ready = ::poll(&p, 1, static_cast<int>(left));
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) {
     return {Answer::Refused, {}, "xpcd at " + path + " did not answer within " + std::to_string(timeout.count()) + " ms"};
   }
   auto reply = wire::receive(sock->get());

@@ -180,8 +180,15 @@ xpc::Result<UniqueFd, Object> Supervisor::lookup(const std::string& name, std::u
   held_.emplace(id, Held{it->second, name, UniqueFd::adopt(sv[1]), std::move(peer), std::move(*charge)});
   // An instance that has just died must not be handed this connection:
   // its exit may be waiting behind this request in the loop. Take it now.
-  if (it->second->instance && exited_already(*it->second->instance)) instance_exited(*it->second);
-  feed(*it->second, job::Lookup{id});
+  // That exit may finish a bootout and free the entry (whose removal then
+  // fails this lookup), so the name is looked up again afterwards.
+  Entry* entry = it->second;
+  if (entry->instance && exited_already(*entry->instance)) {
+    instance_exited(*entry);
+    auto again = services_.find(name);
+    if (again == services_.end() || again->second != entry || !held_.contains(id)) return UniqueFd::adopt(sv[0]);
+  }
+  feed(*entry, job::Lookup{id});
   return UniqueFd::adopt(sv[0]);
 }
 
@@ -426,6 +433,16 @@ void Supervisor::instance_exited(Entry& entry) {
   }
   job::InstanceId id = entry.instance->id;
   job::ExitStatus status = exit_status(info);
+  // What the instance said before it died still counts: a connection it
+  // accepted is its own (its client gets EOF, then interrupted), not one to
+  // hand to the next instance.
+  if (entry.instance->checkin) {
+    while (auto said = xpc::wire::receive(entry.instance->checkin.get(), MSG_DONTWAIT)) {
+      if (said->body[xpc::protocol::kEvent].as_string() == xpc::protocol::kAccepted) {
+        entry.instance->unacked.erase(said->body[xpc::protocol::kId].uint64_or(0));
+      }
+    }
+  }
   for (auto& [lookup, held] : entry.instance->unacked) {
     held.charge.set_pending(true);
     held_.emplace(lookup, std::move(held));
@@ -440,7 +457,8 @@ void Supervisor::instance_exited(Entry& entry) {
   // Only those still waiting: the exit may have failed some (an instance
   // that never checked in fails what was handed to it ahead of check-in).
   for (job::LookupId lookup : std::exchange(entry.redeliver, {})) {
-    if (held_.contains(lookup)) feed(entry, job::Lookup{lookup});
+    bool waiting = held_.contains(lookup) || (entry.instance && entry.instance->unacked.contains(lookup));
+    if (waiting) feed(entry, job::Lookup{lookup});
   }
 }
 
