@@ -62,6 +62,7 @@ class Scanner {
   void text(Position pos);
   // Values.
   std::string open_value(Position pos, Position& where);
+  bool begin_value(Position pos, std::string& path, Position& where);
   void container(std::string_view tag, Position pos, bool empty);
   void scalar(std::string_view tag, Position pos, bool empty);
   void key(Position pos, bool empty);
@@ -246,14 +247,23 @@ std::string Scanner::open_value(Position pos, Position& where) {
   return child_path(f.path, f.pending_key);
 }
 
-void Scanner::container(std::string_view tag, Position pos, bool empty) {
-  Position where;
-  std::string path = open_value(pos, where);
-  if (out_.fatal) return;
+// Opens a value (container or scalar): its path, where it is, and the
+// value count. False when the scan must stop.
+bool Scanner::begin_value(Position pos, std::string& path, Position& where) {
+  path = open_value(pos, where);
+  if (out_.fatal) return false;
   out_.positions.emplace_back(path, where);
   if (++values_ > limits::kMaxValues) {
-    return fail(pos, path, fmt::format("too many values (limit {})", limits::kMaxValues));
+    fail(pos, path, fmt::format("too many values (limit {})", limits::kMaxValues));
+    return false;
   }
+  return true;
+}
+
+void Scanner::container(std::string_view tag, Position pos, bool empty) {
+  std::string path;
+  Position where;
+  if (!begin_value(pos, path, where)) return;
   size_t depth = 1;
   for (const Frame& f : stack_) depth += f.tag != "plist";
   if (depth > limits::kMaxDepth) {
@@ -284,13 +294,9 @@ void Scanner::key(Position pos, bool empty) {
 }
 
 void Scanner::scalar(std::string_view tag, Position pos, bool empty) {
+  std::string path;
   Position where;
-  std::string path = open_value(pos, where);
-  if (out_.fatal) return;
-  out_.positions.emplace_back(path, where);
-  if (++values_ > limits::kMaxValues) {
-    return fail(pos, path, fmt::format("too many values (limit {})", limits::kMaxValues));
-  }
+  if (!begin_value(pos, path, where)) return;
   if (tag == "true" || tag == "false") {
     if (!empty && !skip_past(fmt::format("</{}>", tag))) fail(pos, path, "unterminated <true>/<false>");
     if (stack_.empty()) root_done_ = true;
