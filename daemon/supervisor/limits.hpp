@@ -5,6 +5,7 @@
 // tests/unit/config (the bounds).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 namespace xpcd::limits {
@@ -40,6 +41,14 @@ inline constexpr std::size_t kMaxConfigurableLimit = 1048576;
 // broken, and its clients would hang that long (DESIGN 4: fast failure).
 // The default is job::limits::kDefaultActivationTimeout.
 inline constexpr double kMaxActivationTimeoutSeconds = 3600;
+
+// How long an instance that closed its checkin channel but still runs keeps
+// the connections handed to it and not yet acknowledged. Closing it
+// normally means exiting, and the exit hands them to the next instance
+// within microseconds; one that lives on has stopped taking connections,
+// and its waiting clients get `invalid` saying so instead of waiting for
+// ever. Two seconds covers a slow exit (atexit handlers, flushing logs).
+inline constexpr std::chrono::milliseconds kCheckinClosedGrace{2000};
 
 struct UidLimits {
   std::size_t pending_lookups = kDefaultPendingLookupsPerUid;

@@ -10,6 +10,7 @@
 #include <xpc/protocol.hpp>
 #include <xpc/transport.hpp>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -39,13 +40,21 @@ struct Supervisor::Instance {
   job::InstanceId id = 0;
   pid_t pid = 0;
   UniqueFd pidfd;
-  UniqueFd checkin;  // the daemon's end of the checkin channel, if any
+  UniqueFd checkin;  // the daemon's end of the checkin channel (non-blocking), if any
   SourcePtr pidfd_source;
   SourcePtr checkin_source;
   // Connections handed over but not yet acknowledged ("accepted"): if the
   // instance dies first, they go to the next instance instead of being
   // lost with it. Keyed by lookup id (the connection event's message id).
   std::map<job::LookupId, Held> unacked;
+  // Those of `unacked` whose connection event is not sent yet, in order:
+  // the channel was full (a service slow to read its checkin channel must
+  // not block xpcd), so they go when it is writable again.
+  std::deque<job::LookupId> unsent;
+  // The instance closed its end of the channel but lives on: it takes no
+  // more connections. What it holds unacknowledged waits for its exit (to
+  // go to the next instance) until this timer fails it (checkin_closed).
+  SourcePtr closed_timer;
 };
 
 struct Supervisor::Entry {
@@ -276,6 +285,9 @@ void Supervisor::spawn(Entry& entry, job::InstanceId id) {
     }
     daemon_end = UniqueFd::adopt(sv[0]);
     child_end = UniqueFd::adopt(sv[1]);
+    // xpcd never blocks on a service (flush_checkin); the service's end
+    // stays as libxpc expects it.
+    ::fcntl(daemon_end.get(), F_SETFL, ::fcntl(daemon_end.get(), F_GETFL) | O_NONBLOCK);
   }
   launcher::SpawnContext ctx = spawn_context(spec);
   ctx.checkin_fd = child_end.get();
@@ -352,11 +364,46 @@ void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids, bo
     if (it == held_.end()) continue;
     Held held = std::move(it->second);
     held_.erase(it);
-    if (!entry.instance || !entry.instance->checkin) {
-      Object error = Object::error(xpc::protocol::kErrorInvalid, entry.job.label() + ": no instance to take the connection");
-      (void)xpc::wire::send(held.service_end.get(), {0, 0, false, error});
+    if (auto refusal = refuses_connections(entry)) {
+      (void)xpc::wire::send(held.service_end.get(), {0, 0, false, Object::error(xpc::protocol::kErrorInvalid, *refusal)});
       continue;
     }
+    // Still waiting for a launch until the instance checks in; its fds stay
+    // held until the instance acknowledges it.
+    if (!ahead_of_checkin) held.charge.set_pending(false);
+    entry.instance->unacked.emplace(id, std::move(held));
+    // A closed channel takes nothing: the connection waits in unacked for
+    // the instance's exit or the closed_timer (checkin_closed).
+    if (entry.instance->checkin_source) entry.instance->unsent.push_back(id);
+  }
+  flush_checkin(entry);
+}
+
+// Why the job's instance cannot take a connection, if it cannot: there is
+// none, it has no checkin channel, or it closed it and the grace is over.
+std::optional<std::string> Supervisor::refuses_connections(const Entry& entry) {
+  const std::string& label = entry.job.label();
+  if (!entry.instance || !entry.instance->checkin) return label + ": no instance to take the connection";
+  const Instance& instance = *entry.instance;
+  if (!instance.checkin_source && !instance.closed_timer) {
+    return fmt::format("{}: pid {} closed its checkin channel and takes no more connections", label, instance.pid);
+  }
+  return std::nullopt;
+}
+
+// Sends what the checkin channel can take now, in order, without blocking:
+// on EAGAIN the rest waits for EPOLLOUT (on_checkin). A send that fails
+// otherwise means the instance closed its end.
+void Supervisor::flush_checkin(Entry& entry) {
+  if (!entry.instance || !entry.instance->checkin_source) return;
+  Instance& instance = *entry.instance;
+  while (!instance.unsent.empty()) {
+    auto it = instance.unacked.find(instance.unsent.front());
+    if (it == instance.unacked.end()) {  // failed meanwhile
+      instance.unsent.pop_front();
+      continue;
+    }
+    const Held& held = it->second;
     std::string client_label;
     for (const auto& [label, other] : jobs_) {
       if (other->instance && other->instance->pid == held.peer.pid) client_label = label;
@@ -365,18 +412,49 @@ void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids, bo
                  {xpc::protocol::kFd, Object::fd(held.service_end.dup())},
                  {xpc::protocol::kService, held.service},
                  {xpc::protocol::kPeer, peer_object(held.peer, client_label)}};
-    if (auto sent = xpc::wire::send(entry.instance->checkin.get(), {id, 0, false, event}); !sent) {
-      // The instance is going (its checkin channel is closed): keep the
-      // connection for the next one, which its exit will start.
-      held_.emplace(id, std::move(held));
-      entry.redeliver.push_back(id);
-      continue;
+    auto sent = xpc::wire::send(instance.checkin.get(), {it->first, 0, false, event});
+    if (!sent && sent.error().sys_errno == EAGAIN) break;
+    if (!sent) {
+      checkin_closed(entry);
+      return;
     }
-    // Still waiting for a launch until the instance checks in; its fds stay
-    // held until the instance acknowledges it.
-    if (!ahead_of_checkin) held.charge.set_pending(false);
-    entry.instance->unacked.emplace(id, std::move(held));
+    instance.unsent.pop_front();
   }
+  sd_event_source_set_io_events(instance.checkin_source.get(),
+                                instance.unsent.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT);
+}
+
+// The instance closed its end of the checkin channel and takes no more
+// connections. Usually it is exiting, and its exit hands what it held to
+// the next instance (instance_exited); one that lives on past the grace
+// fails them, so no client waits on it for ever.
+void Supervisor::checkin_closed(Entry& entry) {
+  Instance& instance = *entry.instance;
+  instance.checkin_source.reset();
+  instance.unsent.clear();
+  sd_event_source* source = nullptr;
+  std::uint64_t now = 0;
+  sd_event_now(loop_, CLOCK_MONOTONIC, &now);
+  auto grace = std::chrono::duration_cast<std::chrono::microseconds>(limits::kCheckinClosedGrace).count();
+  if (sd_event_add_time(loop_, &source, CLOCK_MONOTONIC, now + static_cast<std::uint64_t>(grace), 0,
+                        on_checkin_closed_timer, &entry) >= 0) {
+    instance.closed_timer.reset(source);
+  }
+}
+
+int Supervisor::on_checkin_closed_timer(sd_event_source*, uint64_t, void* userdata) {
+  auto* entry = static_cast<Entry*>(userdata);
+  Supervisor& self = *entry->owner;
+  if (!entry->instance) return 0;
+  Instance& instance = *entry->instance;
+  instance.closed_timer.reset();
+  std::vector<job::LookupId> stranded;
+  for (const auto& [id, held] : instance.unacked) stranded.push_back(id);
+  if (stranded.empty()) return 0;
+  std::string reason = *self.refuses_connections(*entry);
+  log_job(LogLevel::warning, entry->job.label(), "checkin", reason);
+  self.fail(*entry, stranded, reason);
+  return 0;
 }
 
 // The client already has its end: it learns why through the connection,
@@ -437,7 +515,10 @@ void Supervisor::instance_exited(Entry& entry) {
   // accepted is its own (its client gets EOF, then interrupted), not one to
   // hand to the next instance.
   if (entry.instance->checkin) {
-    while (auto said = xpc::wire::receive(entry.instance->checkin.get(), MSG_DONTWAIT)) {
+    for (;;) {
+      auto said = xpc::wire::receive(entry.instance->checkin.get(), MSG_DONTWAIT);
+      if (!said && said.error().sys_errno == ECONNRESET) continue;  // reported once, ahead of the data (checkin_readable)
+      if (!said) break;
       if (said->body[xpc::protocol::kEvent].as_string() == xpc::protocol::kAccepted) {
         entry.instance->unacked.erase(said->body[xpc::protocol::kId].uint64_or(0));
       }
@@ -467,9 +548,10 @@ bool Supervisor::exited_already(const Instance& instance) {
   return ::poll(&p, 1, 0) == 1;
 }
 
-int Supervisor::on_checkin(sd_event_source*, int, uint32_t, void* userdata) {
+int Supervisor::on_checkin(sd_event_source*, int, uint32_t revents, void* userdata) {
   auto* entry = static_cast<Entry*>(userdata);
-  entry->owner->checkin_readable(*entry);
+  if ((revents & EPOLLOUT) != 0) entry->owner->flush_checkin(*entry);
+  if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) entry->owner->checkin_readable(*entry);
   return 0;
 }
 
@@ -477,9 +559,12 @@ void Supervisor::checkin_readable(Entry& entry) {
   if (!entry.instance) return;
   auto received = xpc::wire::receive(entry.instance->checkin.get(), MSG_DONTWAIT);
   if (!received) {
+    // ECONNRESET: the service closed its end with connection events unread;
+    // the kernel says so before the messages it sent first ("ready",
+    // "accepted"), which the next read still gets, then EOF.
     if (received.error().sys_errno == EAGAIN || received.error().sys_errno == ECONNRESET) return;
-    // EOF or nonsense: stop listening; the pidfd reports the exit.
-    entry.instance->checkin_source.reset();
+    // EOF or nonsense: the instance takes no more connections.
+    if (entry.instance->checkin_source) checkin_closed(entry);
     return;
   }
   auto event = received->body[xpc::protocol::kEvent].as_string();

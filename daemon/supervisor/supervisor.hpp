@@ -83,6 +83,10 @@ class Supervisor {
   void deliver(Entry& entry, const std::vector<job::LookupId>& ids, bool ahead_of_checkin = false);
   void fail(Entry& entry, const std::vector<job::LookupId>& ids, const std::string& reason);
   void predeliver(Entry& entry);
+  void flush_checkin(Entry& entry);
+  void checkin_closed(Entry& entry);
+  static std::optional<std::string> refuses_connections(const Entry& entry);
+  static int on_checkin_closed_timer(sd_event_source* s, uint64_t usec, void* userdata);
   void arm(Entry& entry, job::TimerKind kind, job::TimePoint at);
   void instance_exited(Entry& entry);
   static bool exited_already(const Instance& instance);

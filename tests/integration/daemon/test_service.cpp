@@ -2,11 +2,18 @@
 // what it was started with (its pid and open fds) in a file under the
 // directory named by argv[1], so a test can see when, how often and how it
 // was launched. Then it serves: a reply carries its pid and what it knows
-// of the peer; {"op": "exit", "code": N} makes it exit at once.
-//   test-service STATE_DIR [--exit-before-checkin CODE]
+// of the peer; {"op": "exit", "code": N} makes it exit at once;
+// {"op": "stall"} stops its loop (no more reads of anything, the checkin
+// channel included) until it gets SIGUSR1.
+//   test-service STATE_DIR [--exit-before-checkin CODE | --close-checkin]
+// --close-checkin: checks in by hand, closes its checkin channel and lives
+// on without taking a connection.
 #include <xpc/connection.hpp>
+#include <xpc/protocol.hpp>
+#include <xpc/transport.hpp>
 
 #include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -35,11 +42,27 @@ int main(int argc, char** argv) {
       << "fds " << fds << "\ncheckin " << (std::getenv("XPCD_CHECKIN_FD") ? std::getenv("XPCD_CHECKIN_FD") : "-")
       << "\n";
   if (argc == 4 && std::string(argv[2]) == "--exit-before-checkin") return std::atoi(argv[3]);
+  if (argc == 3 && std::string(argv[2]) == "--close-checkin") {
+    int checkin = std::atoi(std::getenv(xpc::protocol::kCheckinFdEnv));
+    xpc::Object ready{{xpc::protocol::kEvent, xpc::protocol::kReady}};
+    if (!xpc::wire::send(checkin, {0, 0, false, ready})) return 70;
+    ::close(checkin);
+    for (;;) ::pause();
+  }
+  // Blocked in every thread, so only the stalled loop's sigwait takes it.
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
 
-  xpc::service_main([](xpc::Connection peer) {
-    peer.set_event_handler([peer](const xpc::Object& message) mutable {
+  xpc::service_main([&usr1](xpc::Connection peer) {
+    peer.set_event_handler([peer, &usr1](const xpc::Object& message) mutable {
       if (!message.is(xpc::Type::Dictionary)) return;
       if (message["op"].as_string() == "exit") _exit(static_cast<int>(message["code"].int64_or(0)));
+      if (message["op"].as_string() == "stall") {
+        int signal = 0;
+        sigwait(&usr1, &signal);
+      }
       xpc::Object reply = xpc::make_reply(message);
       if (reply.is_null()) return;
       reply["pid"] = std::int64_t{getpid()};

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <xpc/object.hpp>
 #include <xpc/protocol.hpp>
+#include <xpc/transport.hpp>
 #include <xpc/unique_fd.hpp>
 #include <event_queue.hpp>
 
@@ -14,11 +16,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -29,6 +34,38 @@ extern char** environ;
 namespace xpc::test {
 
 inline std::string build_dir() { return XPCD_BUILD_DIR; }
+
+// One lookup over the bootstrap protocol itself (DESIGN 5.2), synchronous,
+// so the test knows xpcd has answered it before the next: the reply body,
+// {fd: FD} or an error object.
+inline Object raw_lookup(const std::string& name, std::uint64_t flags = 0) {
+  const char* path = std::getenv(protocol::kBootstrapEnv);
+  REQUIRE(path != nullptr);
+  UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  Object request{{protocol::kRequest, protocol::kLookup}, {protocol::kName, name}, {protocol::kFlags, flags}};
+  REQUIRE(wire::send(fd.get(), {1, 0, true, request}).ok());
+  pollfd p{fd.get(), POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 10'000) == 1);
+  auto reply = wire::receive(fd.get());
+  REQUIRE(reply.ok());
+  return reply->body;
+}
+
+// Waits (bounded) for the message xpcd sends through a held connection it
+// gives up on: one error body, then EOF.
+inline Object failure_on(const Object& lookup_reply) {
+  int fd = lookup_reply[protocol::kFd].borrowed_fd();
+  REQUIRE(fd >= 0);
+  pollfd p{fd, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 20'000) == 1);
+  auto message = wire::receive(fd);
+  REQUIRE(message.ok());
+  return message->body;
+}
 
 class XpcdFixture {
  public:
