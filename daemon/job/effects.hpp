@@ -55,6 +55,21 @@ struct FailLookups {
   std::string reason;
   bool operator==(const FailLookups&) const = default;
 };
+// Send exit-if-idle on the instance's checkin channel (DESIGN 6): it
+// answers busy, or parks its connections, says exiting and exits 0.
+// `reason`: "idle", "memory-pressure" or "stop".
+struct AskExitIfIdle {
+  InstanceId instance;
+  std::string reason;
+  bool operator==(const AskExitIfIdle&) const = default;
+};
+// Tell the instance, on its checkin channel, that it is about to be
+// terminated: its peer connections get termination-imminent (DESIGN 5.4).
+// Comes right before the Kill SIGTERM of a stop that cannot wait.
+struct TerminationImminent {
+  InstanceId instance;
+  bool operator==(const TerminationImminent&) const = default;
+};
 // Watch (or stop watching) the job's Sockets listeners for readability.
 struct WatchSockets {
   bool on;
@@ -81,6 +96,10 @@ enum class LogEvent {
   escalated,          // ExitTimeOut passed: SIGKILL
   calendar_never,     // StartCalendarInterval matches no date
   lookup_refused,     // a lookup failed at once (limit, disabled, removed, ...)
+  exit_if_idle,       // asked an instance to exit (idle, memory pressure, stop)
+  busy,               // it answered busy
+  idle_exit,          // it parked its connections and exited
+  relaunched,         // started again for work that came after an idle exit
 };
 std::string_view to_string(LogEvent event);
 struct Log {
@@ -90,7 +109,7 @@ struct Log {
 };
 
 using Effect = std::variant<Spawn, Kill, ArmTimer, CancelTimer, ArmCalendar, DeliverLookups, FailLookups,
-                            WatchSockets, Refused, Removed, Log>;
+                            AskExitIfIdle, TerminationImminent, WatchSockets, Refused, Removed, Log>;
 using Effects = std::vector<Effect>;
 
 std::string to_string(const Effect& effect);

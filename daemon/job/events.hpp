@@ -70,6 +70,19 @@ struct Exited {             // the instance's process ended (pidfd)
 struct CheckedIn {          // the instance called checkin on its checkin channel
   InstanceId instance;
 };
+// --- transactions and the idle-exit handshake (DESIGN 6, docs/idle-exit.md) ---
+struct Transactions {       // checkin "clean" / "dirty": the instance's transaction count left or reached 0
+  InstanceId instance;
+  bool dirty;
+};
+struct Busy {               // the answer to exit-if-idle: it has work, it goes on
+  InstanceId instance;
+};
+struct ExitingIdle {        // "exiting": it parked every connection and exits 0
+  InstanceId instance;
+};
+struct MemoryPressure {};   // the PSI trigger on /proc/pressure/memory fired
+
 struct NotifyReady {        // NOTIFY_SOCKET READY=1
   InstanceId instance;
 };
@@ -90,7 +103,8 @@ struct NotifyStatus {       // STATUS=
 
 using Event = std::variant<Load, Bootout, Enable, Disable, Lookup, SocketReadable, WatchPathChanged,
                            QueueDirectoriesChanged, PathStateChanged, OtherJobChanged, CalendarFired, TimerFired,
-                           Kickstart, Stop, Signal, SpawnSucceeded, SpawnFailed, Exited, CheckedIn, NotifyReady,
-                           NotifyStopping, NotifyWatchdog, NotifyExtendTimeout, NotifyStatus>;
+                           Kickstart, Stop, Signal, SpawnSucceeded, SpawnFailed, Exited, CheckedIn, Transactions, Busy,
+                           ExitingIdle, MemoryPressure, NotifyReady, NotifyStopping, NotifyWatchdog,
+                           NotifyExtendTimeout, NotifyStatus>;
 
 }  // namespace xpcd::job

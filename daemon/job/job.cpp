@@ -2,6 +2,7 @@
 // transitions are in job_instance.cpp, control requests in job_control.cpp.
 #include "job/job.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "job/calendar.hpp"
@@ -14,6 +15,7 @@ std::string_view to_string(State state) {
     case State::stopped: return "stopped";
     case State::spawning: return "spawning";
     case State::running: return "running";
+    case State::draining: return "draining";
     case State::stopping: return "stopping";
     case State::throttled: return "throttled";
     case State::removed: return "removed";
@@ -26,8 +28,14 @@ std::string_view to_string(StopCause cause) {
     case StopCause::requested: return "requested";
     case StopCause::deadline: return "deadline";
     case StopCause::announced: return "announced";
+    case StopCause::idle: return "idle";
   }
   return "?";
+}
+
+std::optional<Duration> exit_timeout(std::int64_t seconds) {
+  if (seconds <= 0) return std::nullopt;
+  return std::chrono::seconds{std::min<std::int64_t>(seconds, 1'000'000'000)};
 }
 
 bool spawn_error_is_transient(int error) {
@@ -61,7 +69,7 @@ Effects Job::handle(const Event& event, TimePoint now) {
 
 bool Job::live() const {
   switch (state_) {
-    case State::spawning: case State::running: case State::stopping: return true;
+    case State::spawning: case State::running: case State::draining: case State::stopping: return true;
     case State::stopped: case State::throttled: case State::removed: return false;
   }
   return false;
@@ -156,7 +164,7 @@ void Job::on(const Lookup& e) {
   }
   switch (state_) {
     case State::running: return emit(DeliverLookups{{e.id}});
-    case State::spawning: return waiting_.push_back(e.id);
+    case State::spawning: case State::draining: return waiting_.push_back(e.id);
     case State::stopped:
       if (!can_start()) return fail_one(e.id, cannot_start_reason());
       waiting_.push_back(e.id);

@@ -11,6 +11,11 @@
 //   from               on                                         to
 //   stopped            demand                                     spawning  (Spawn)
 //   spawning           check-in (MachServices) / exec (others)    running   (DeliverLookups)
+//   running, clean     TimeOut idle, memory pressure, or Stop     draining  (AskExitIfIdle,
+//                                                                          ArmTimer exit_timeout)
+//   draining           busy                                       running   (DeliverLookups)
+//   draining           exiting (it parked its connections)        stopping  (no signal)
+//   draining           ExitTimeOut                                stopping  (Kill SIGKILL)
 //   spawning, running  Stop, kickstart -k, Bootout, activation    stopping  (Kill SIGTERM,
 //                      deadline; STOPPING=1 (no signal)                      ArmTimer exit_timeout)
 //   stopping           ExitTimeOut                                stopping  (Kill SIGKILL)
@@ -29,6 +34,9 @@
 //   succeeded (SpawnSucceeded), since nothing in xpcd waits for it: the
 //   kernel queues connections on its listeners. Lookups are held.
 // * running: ready. Lookups are delivered at once.
+// * draining: the instance was asked to exit if idle (DESIGN 6) and has
+//   not answered. Lookups are held: they go to it if it answers busy, or to
+//   the next instance if it exits.
 // * stopping: the instance was asked to go (Kill SIGTERM after Stop,
 //   kickstart -k, Bootout or the activation deadline) or said it is going
 //   (STOPPING=1). ExitTimeOut is armed; SIGKILL when it fires. Lookups are
@@ -54,10 +62,13 @@
 // with a reason naming the job and the cause. A requested stop carries
 // waiting lookups over to the next instance.
 //
-// Room for issue 5 (transactions, idle exit): begin_stop() is the one place
-// that decides how an instance is asked to go; the parking handshake will
-// add a `draining` state between running and stopping there, and an exit
-// announced through `exiting` will end the instance like a requested stop.
+// Idle exit (docs/idle-exit.md): an instance with transactions enabled that
+// stays clean for its idle timeout, or is clean under memory pressure with
+// EnablePressuredExit, is asked to exit through the handshake; a requested
+// stop of a clean instance uses it too. An exit after `exiting` ends the
+// instance like a requested stop: not judged, no backoff, waiting lookups
+// go to the next instance. A dirty instance is never asked; one that dies
+// dirty is relaunched (launchd's rule).
 #pragma once
 
 #include <array>
@@ -79,6 +90,7 @@ enum class State {
   stopped,
   spawning,
   running,
+  draining,
   stopping,
   throttled,
   removed,
@@ -93,12 +105,14 @@ enum class StopCause {
   requested,  // Stop, kickstart -k, Bootout
   deadline,   // the activation deadline passed before check-in
   announced,  // the instance sent STOPPING=1
+  idle,       // it went through the exit-if-idle handshake (or ignored it and was killed)
 };
 std::string_view to_string(StopCause cause);
 
 // Daemon-wide settings the engine needs (from xpcd.toml).
 struct Config {
   Duration activation_timeout = limits::kDefaultActivationTimeout;
+  std::optional<Duration> idle_timeout;  // for jobs without TimeOut; unset: no idle exit for them
 };
 
 // What `xpcctl print` shows, read with Job::status().
@@ -115,6 +129,11 @@ struct Status {
   unsigned consecutive_failures = 0; // failed instances in a row (the backoff exponent)
   std::optional<TimePoint> throttled_until;
   std::size_t starts = 0;            // Spawns so far
+  bool dirty = false;                // the current instance has a transaction open
+  std::size_t idle_exits = 0;        // instances that parked their connections and exited
+  std::size_t relaunches = 0;        // starts for work that came after an idle exit
+  std::size_t busy_answers = 0;      // exit-if-idle answered busy
+  std::size_t pressured_exits = 0;   // exit-if-idle sent for memory pressure
 };
 
 class Job {
@@ -156,6 +175,10 @@ class Job {
   void on(const SpawnFailed& e);
   void on(const Exited& e);
   void on(const CheckedIn& e);
+  void on(const Transactions& e);
+  void on(const Busy& e);
+  void on(const ExitingIdle& e);
+  void on(const MemoryPressure& e);
   void on(const NotifyReady& e);
   void on(const NotifyStopping& e);
   void on(const NotifyWatchdog& e);
@@ -180,6 +203,12 @@ class Job {
   void throttle_over();
   void extend(TimerKind kind, std::chrono::microseconds extension);
   void ready();
+  // Idle exit (job_idle.cpp).
+  bool transactions_enabled() const;
+  std::optional<Duration> idle_timeout() const;
+  void arm_idle();
+  void ask_exit_if_idle(std::string reason);
+  void request_stop();
 
   // Demand and gates (job.cpp).
   bool live() const;
@@ -221,6 +250,8 @@ class Job {
   bool ready_ = false;                 // the current instance became ready (see State::spawning)
   bool killed_ = false;                // SIGKILL already sent to the current instance
   bool watching_sockets_ = false;
+  bool stop_after_drain_ = false;      // draining for a requested stop: busy means SIGTERM
+  bool idle_exited_ = false;           // the last instance ended through an idle exit
   StopCause stop_cause_ = StopCause::requested;
   std::vector<LookupId> waiting_;
   std::array<std::optional<TimePoint>, kTimerKindCount> deadline_{};
@@ -229,6 +260,9 @@ class Job {
   TimePoint now_{};
   Effects out_;
 };
+
+// ExitTimeOut as a duration; 0 (or less) means wait forever, as in launchd.
+std::optional<Duration> exit_timeout(std::int64_t seconds);
 
 // Whether a spawn failure with this errno can go away by itself (EAGAIN,
 // ENOMEM, ETXTBSY, ...). Others (ENOENT, EACCES, ENOEXEC, EPERM, ...) need

@@ -26,7 +26,8 @@ void Job::on(const Bootout&) {
   cancel(TimerKind::start_interval);
   cancel(TimerKind::calendar);
   switch (state_) {
-    case State::spawning: case State::running: return begin_stop(StopCause::requested);
+    case State::spawning: return begin_stop(StopCause::requested);
+    case State::running: case State::draining: return request_stop();
     case State::stopping: return;  // already going; its exit finishes the removal
     case State::stopped: case State::throttled: case State::removed: return finish_removal();
   }
@@ -53,7 +54,7 @@ void Job::on(const Disable&) {
       state_ = State::stopped;
       return fail_waiting(cannot_start_reason());
     case State::stopping: case State::stopped: return fail_waiting(cannot_start_reason());
-    case State::spawning: case State::running: case State::removed: return;
+    case State::spawning: case State::running: case State::draining: case State::removed: return;
   }
 }
 
@@ -65,9 +66,12 @@ void Job::on(const Kickstart& e) {
   if (up && !e.kill_running) return;  // already running: nothing to do
   if (!can_start()) return emit(Refused{cannot_start_reason()});
   switch (state_) {
-    case State::spawning: case State::running:
+    case State::spawning:
       kick_pending_ = true;
       return begin_stop(StopCause::requested);
+    case State::running: case State::draining:
+      kick_pending_ = true;
+      return request_stop();
     case State::stopping: kick_pending_ = true; return;
     case State::stopped: case State::throttled: return start();
     case State::removed: return;
@@ -78,7 +82,8 @@ void Job::on(const Kickstart& e) {
 // waiting lookups) starts the next one, without backoff.
 void Job::on(const Stop&) {
   switch (state_) {
-    case State::spawning: case State::running: return begin_stop(StopCause::requested);
+    case State::spawning: return begin_stop(StopCause::requested);
+    case State::running: case State::draining: return request_stop();
     case State::stopping: return;
     case State::stopped: case State::throttled: case State::removed: return emit(Refused{named("not running")});
   }

@@ -15,12 +15,6 @@ std::string seconds_text(Duration d) {
   return std::to_string(ms) + " ms";
 }
 
-// ExitTimeOut as a duration; 0 (or less) means wait forever, as in launchd.
-std::optional<Duration> exit_timeout(std::int64_t seconds) {
-  if (seconds <= 0) return std::nullopt;
-  return std::chrono::seconds{std::min<std::int64_t>(seconds, 1'000'000'000)};
-}
-
 std::string cut_utf8(std::string s, std::size_t max) {
   if (s.size() <= max) return s;
   std::size_t n = max;
@@ -39,9 +33,15 @@ void Job::start() {
   const InstanceId id = status_.instance + 1;
   status_ = Status{.instance = id, .started_at = now_, .last_exit = status_.last_exit,
                    .last_failure = std::move(status_.last_failure),
-                   .consecutive_failures = status_.consecutive_failures, .starts = status_.starts + 1};
+                   .consecutive_failures = status_.consecutive_failures, .starts = status_.starts + 1,
+                   .idle_exits = status_.idle_exits, .relaunches = status_.relaunches,
+                   .busy_answers = status_.busy_answers, .pressured_exits = status_.pressured_exits};
+  if (std::exchange(idle_exited_, false)) {
+    ++status_.relaunches;
+    log(LogEvent::relaunched, named("started again after an idle exit"));
+  }
   launched_ = true;
-  run_at_load_pending_ = kick_pending_ = restart_after_throttle_ = permanent_failure_ = false;
+  run_at_load_pending_ = kick_pending_ = restart_after_throttle_ = permanent_failure_ = stop_after_drain_ = false;
   ready_ = killed_ = false;
   state_ = State::spawning;
   emit(Spawn{id});
@@ -53,32 +53,47 @@ void Job::ready() {
   ready_ = true;
   cancel(TimerKind::activation);
   state_ = State::running;
+  arm_idle();
   if (waiting_.empty()) return;
   emit(DeliverLookups{std::move(waiting_)});
   waiting_.clear();
 }
 
-// The one place that decides how an instance is asked to go. Issue 5 adds
-// the idle-exit handshake (a `draining` state) in front of SIGTERM here.
+// Stopping by signal (request_stop, job_idle.cpp, decides when the
+// handshake comes first). A requested stop of an instance that checked in
+// tells it first, so its peers get termination-imminent.
 void Job::begin_stop(StopCause cause) {
   cancel(TimerKind::activation);
+  cancel(TimerKind::idle);
   stop_cause_ = cause;
   state_ = State::stopping;
+  if (cause == StopCause::requested && status_.checked_in) emit(TerminationImminent{status_.instance});
   if (cause != StopCause::announced) emit(Kill{status_.instance, SIGTERM});
   if (const auto timeout = exit_timeout(spec_.exit_timeout)) arm(TimerKind::exit_timeout, now_ + *timeout);
 }
 
 void Job::instance_ended(const End& end) {
-  const bool requested = state_ == State::stopping && stop_cause_ == StopCause::requested;
+  const bool parked = state_ == State::stopping && stop_cause_ == StopCause::idle;
+  const bool requested = parked || (state_ == State::stopping && stop_cause_ == StopCause::requested);
   const bool waited_for_this = state_ == State::spawning || end.spawn_failed;
+  // launchd: an instance that dies with a transaction open is relaunched.
+  const bool died_dirty = !requested && status_.dirty && transactions_enabled();
   cancel(TimerKind::activation);
   cancel(TimerKind::exit_timeout);
+  cancel(TimerKind::idle);
   const std::string what = describe_end(end);
   const bool failed = record_end(end, requested, what);
+  if (parked && !std::exchange(stop_after_drain_, false)) {
+    ++status_.idle_exits;
+    idle_exited_ = true;
+    log(LogEvent::idle_exit, named("parked its connections and " + what));
+  }
+  stop_after_drain_ = false;
   if (waited_for_this) fail_waiting(named(what));
   if (removing_) return finish_removal();
   state_ = State::stopped;
-  const bool demand = standing_demand() || (!requested && restart_after_exit(spec_.keep_alive, end.status));
+  const bool demand = standing_demand() || died_dirty ||
+                      (!requested && restart_after_exit(spec_.keep_alive, end.status));
   if (!can_start()) return fail_waiting(cannot_start_reason());
   if (failed && !kick_pending_) return after_failure(demand, end.spawn_failed && end.permanent);
   if (demand) start();
@@ -208,6 +223,13 @@ void Job::on(const TimerFired& e) {
       log(LogEvent::deadline_passed, named("did not check in in time, stopping it"));
       return begin_stop(StopCause::deadline);
     case TimerKind::exit_timeout:
+      if (state_ == State::draining) {  // a clean instance that ignores exit-if-idle
+        state_ = State::stopping;
+        stop_cause_ = StopCause::idle;
+        killed_ = true;
+        emit(Kill{status_.instance, SIGKILL});
+        return log(LogEvent::escalated, named("did not answer exit-if-idle within ExitTimeOut, sent SIGKILL"));
+      }
       if (state_ != State::stopping || killed_) return;
       killed_ = true;
       emit(Kill{status_.instance, SIGKILL});
@@ -220,6 +242,9 @@ void Job::on(const TimerFired& e) {
       return start_if_idle();
     case TimerKind::calendar:
       return;  // the wall-clock timer reports CalendarFired
+    case TimerKind::idle:
+      if (state_ == State::running && !status_.dirty) ask_exit_if_idle("idle");
+      return;
   }
 }
 

@@ -32,6 +32,7 @@ std::string_view to_string(TimerKind kind) {
     case TimerKind::throttle: return "throttle";
     case TimerKind::start_interval: return "start-interval";
     case TimerKind::calendar: return "calendar";
+    case TimerKind::idle: return "idle";
   }
   return "?";
 }
@@ -44,6 +45,10 @@ std::string_view to_string(LogEvent event) {
     case LogEvent::escalated: return "escalated";
     case LogEvent::calendar_never: return "calendar-never";
     case LogEvent::lookup_refused: return "lookup-refused";
+    case LogEvent::exit_if_idle: return "exit-if-idle";
+    case LogEvent::busy: return "busy";
+    case LogEvent::idle_exit: return "idle-exit";
+    case LogEvent::relaunched: return "relaunched";
   }
   return "?";
 }
@@ -72,6 +77,12 @@ struct Describe {
   std::string operator()(const ArmCalendar& e) const { return "ArmCalendar{" + to_string(e.at) + "}"; }
   std::string operator()(const DeliverLookups& e) const { return "DeliverLookups" + ids(e.ids); }
   std::string operator()(const FailLookups& e) const { return "FailLookups{" + ids(e.ids) + ",\"" + e.reason + "\"}"; }
+  std::string operator()(const AskExitIfIdle& e) const {
+    return "AskExitIfIdle{" + std::to_string(e.instance) + "," + e.reason + "}";
+  }
+  std::string operator()(const TerminationImminent& e) const {
+    return "TerminationImminent{" + std::to_string(e.instance) + "}";
+  }
   std::string operator()(const WatchSockets& e) const { return e.on ? "WatchSockets{on}" : "WatchSockets{off}"; }
   std::string operator()(const Refused& e) const { return "Refused{\"" + e.reason + "\"}"; }
   std::string operator()(const Removed&) const { return "Removed{}"; }

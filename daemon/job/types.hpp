@@ -61,8 +61,9 @@ enum class TimerKind {
   throttle,        // the backoff after a failed instance
   start_interval,  // StartInterval
   calendar,        // StartCalendarInterval (wall clock)
+  idle,            // TimeOut: clean that long, the instance is asked to exit
 };
-inline constexpr std::size_t kTimerKindCount = 5;
+inline constexpr std::size_t kTimerKindCount = 6;
 std::string_view to_string(TimerKind kind);
 
 }  // namespace xpcd::job

@@ -15,11 +15,12 @@ TEST_CASE("kickstart starts a stopped job and leaves a running one alone") {
 }
 
 TEST_CASE("kickstart -k kills the running instance and starts a new one when it is gone") {
-  Harness h(service_spec());
+  Harness h(signal_spec());
   h.load();
   h.bring_up();
   h.advance(1s);
-  CHECK(h.send(Kickstart{true}) == Effects{Kill{1, SIGTERM}, ArmTimer{TimerKind::exit_timeout, h.now + 20s}});
+  CHECK(h.send(Kickstart{true}) ==
+        Effects{TerminationImminent{1}, Kill{1, SIGTERM}, ArmTimer{TimerKind::exit_timeout, h.now + 20s}});
   CHECK(h.killed(SIGTERM) == Effects{CancelTimer{TimerKind::exit_timeout}, Spawn{2},
                                      ArmTimer{TimerKind::activation, h.now + 30s}});
   CHECK(h.job.status().consecutive_failures == 0);
@@ -149,7 +150,7 @@ TEST_CASE("bootout during an announced stop waits for that exit") {
 }
 
 TEST_CASE("disable leaves a live instance alone but nothing starts afterwards") {
-  JobSpec spec = service_spec();
+  JobSpec spec = signal_spec();
   spec.keep_alive.always = true;
   Harness h(spec);
   h.load();
@@ -181,7 +182,7 @@ TEST_CASE("disable while throttled cancels the restart and fails the waiting loo
 }
 
 TEST_CASE("lookups held through a stop fail when the job is disabled meanwhile") {
-  Harness h(service_spec());
+  Harness h(signal_spec());
   h.load();
   h.bring_up();
   h.send(Stop{});

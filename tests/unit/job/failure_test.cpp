@@ -104,7 +104,7 @@ TEST_CASE("a disabled job fails lookups at once") {
 }
 
 TEST_CASE("lookups of a LaunchOnlyOnce job fail once it has run") {
-  JobSpec spec = service_spec();
+  JobSpec spec = signal_spec();
   spec.launch_only_once = true;
   Harness h(spec);
   h.load();

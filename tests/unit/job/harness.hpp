@@ -35,6 +35,14 @@ inline JobSpec service_spec(std::string label = "com.example.echo") {
   return s;
 }
 
+// A service with EnableTransactions=false: a requested stop is SIGTERM at
+// once, with no exit-if-idle handshake first (idle_test.cpp has those).
+inline JobSpec signal_spec(std::string label = "com.example.echo") {
+  JobSpec s = service_spec(std::move(label));
+  s.enable_transactions = false;
+  return s;
+}
+
 // A job without MachServices: ready once exec succeeded.
 inline JobSpec plain_spec(std::string label = "com.example.plain") {
   JobSpec s;

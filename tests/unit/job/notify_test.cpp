@@ -91,7 +91,7 @@ TEST_CASE("EXTEND_TIMEOUT_USEC extends the activation deadline") {
 }
 
 TEST_CASE("EXTEND_TIMEOUT_USEC extends the stop deadline, until SIGKILL was sent") {
-  Harness h(service_spec());
+  Harness h(signal_spec());
   h.load();
   h.bring_up();
   h.send(Stop{});

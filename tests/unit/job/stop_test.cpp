@@ -7,10 +7,11 @@
 namespace xpcd::job::test {
 
 TEST_CASE("a stop sends SIGTERM and escalates to SIGKILL after ExitTimeOut") {
-  Harness h(service_spec());
+  Harness h(signal_spec());
   h.load();
   h.bring_up();
-  CHECK(h.send(Stop{}) == Effects{Kill{1, SIGTERM}, ArmTimer{TimerKind::exit_timeout, h.now + 20s}});
+  CHECK(h.send(Stop{}) ==
+        Effects{TerminationImminent{1}, Kill{1, SIGTERM}, ArmTimer{TimerKind::exit_timeout, h.now + 20s}});
   CHECK(h.job.state() == State::stopping);
   SUBCASE("it exits in time") {
     h.advance(19s);
@@ -33,20 +34,21 @@ TEST_CASE("a stop sends SIGTERM and escalates to SIGKILL after ExitTimeOut") {
 }
 
 TEST_CASE("ExitTimeOut is per job, and 0 means never SIGKILL, as in launchd") {
-  JobSpec spec = service_spec();
+  JobSpec spec = signal_spec();
   SUBCASE("1 second") {
     spec.exit_timeout = 1;
     Harness h(spec);
     h.load();
     h.bring_up();
-    CHECK(h.send(Stop{}) == Effects{Kill{1, SIGTERM}, ArmTimer{TimerKind::exit_timeout, h.now + 1s}});
+    CHECK(h.send(Stop{}) ==
+          Effects{TerminationImminent{1}, Kill{1, SIGTERM}, ArmTimer{TimerKind::exit_timeout, h.now + 1s}});
   }
   SUBCASE("0") {
     spec.exit_timeout = 0;
     Harness h(spec);
     h.load();
     h.bring_up();
-    CHECK(h.send(Stop{}) == Effects{Kill{1, SIGTERM}});
+    CHECK(h.send(Stop{}) == Effects{TerminationImminent{1}, Kill{1, SIGTERM}});
     h.advance(1h);
     CHECK(h.killed(SIGTERM) == Effects{});
   }
@@ -76,7 +78,7 @@ TEST_CASE("a stop during start kills the instance and carries the waiting lookup
 }
 
 TEST_CASE("a lookup during stopping is held and restarts the job after the exit") {
-  Harness h(service_spec());
+  Harness h(signal_spec());
   h.load();
   h.bring_up(1);
   h.send(Stop{});
