@@ -7,8 +7,8 @@
 #include <xpc/protocol.hpp>
 #include <xpc/transport.hpp>
 
-#include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -93,7 +93,10 @@ void ConnectionImpl::set_event_handler(Connection::EventHandler handler) {
 void ConnectionImpl::resume() {
   std::unique_lock lock(mu_);
   if (suspend_count_ == 0) return;
-  if (--suspend_count_ == 0 && watched_) Runtime::get().set_enabled(fd_locked(), true);
+  if (--suspend_count_ == 0) {
+    if (watched_ && !sync_reading_) Runtime::get().set_enabled(fd_locked(), true);
+    if (!inbox_.empty()) post_drain();  // what was read while suspended goes first
+  }
   if (kind_ == Kind::Listener && state_ == State::Idle) {
     state_ = State::Connected;
     lock.unlock();
@@ -103,14 +106,19 @@ void ConnectionImpl::resume() {
       end(End::Invalid, std::move(listener).error());
       return;
     }
-    std::lock_guard relock(mu_);
+    lock.lock();
+    if (state_ != State::Connected) {  // cancelled while it started: accept nothing
+      lock.unlock();
+      listener->cancel();
+      return;
+    }
     listener_ = std::move(listener).value();
   }
 }
 
 void ConnectionImpl::suspend() {
   std::lock_guard lock(mu_);
-  if (suspend_count_++ == 0 && watched_) Runtime::get().set_enabled(fd_locked(), false);
+  if (suspend_count_++ == 0 && watched_ && !sync_reading_) Runtime::get().set_enabled(fd_locked(), false);
 }
 
 void ConnectionImpl::attach_socket_locked(UniqueFd fd) {
@@ -123,22 +131,24 @@ void ConnectionImpl::attach_socket_locked(UniqueFd fd) {
     ::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
   }
   socket_ = std::make_shared<const UniqueFd>(std::move(fd));
+  ++generation_;
   state_ = State::Connected;
-  Runtime::get().watch(fd_locked(), shared_from_this());
+  Runtime::get().watch(fd_locked(), shared_from_this(), suspend_count_ == 0);
   watched_ = true;
-  if (suspend_count_ > 0) Runtime::get().set_enabled(fd_locked(), false);
 }
 
 bool ConnectionImpl::ensure_connected_locked(std::unique_lock<std::mutex>& lock) {
+  looked_up_.wait(lock, [this] { return state_ != State::LookingUp; });
   if (state_ == State::Connected) return true;
   if (state_ != State::Idle) return false;
   // The lookup is a local round trip that xpcd answers at once (it never
   // waits for the service), so it is done here, on the sender's thread.
+  // One at a time: a second lookup would make a second connection.
+  state_ = State::LookingUp;
   lock.unlock();
   auto fd = lookup(name_, flags_, kLookupTimeout);
   lock.lock();
-  if (state_ == State::Connected) return true;  // another sender got there first
-  if (state_ != State::Idle) return false;
+  if (state_ != State::LookingUp) return false;  // cancelled meanwhile
   if (!fd) {
     std::string reason = std::move(fd).error();
     lock.unlock();
@@ -147,6 +157,7 @@ bool ConnectionImpl::ensure_connected_locked(std::unique_lock<std::mutex>& lock)
     return false;
   }
   attach_socket_locked(std::move(fd).value());
+  looked_up_.notify_all();
   return true;
 }
 
@@ -187,16 +198,43 @@ void ConnectionImpl::send(const Object& message, Connection::ReplyHandler on_rep
 }
 
 Object ConnectionImpl::send_sync(const Object& message, milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  std::shared_ptr<const UniqueFd> socket;
+  // A day at most: longer would overflow the deadline.
+  timeout = std::clamp(timeout, milliseconds(0), milliseconds(hours(24)));
+  auto deadline = steady_clock::now() + timeout;
   std::unique_lock reading(read_mu_, std::defer_lock);
-  // Take the socket over so the loop cannot read our reply: hold read_mu_
-  // and stop the loop's watch for the duration. What else arrives meanwhile
-  // is kept in order for the loop. The loop may have ended the connection
-  // between the lookup and here: then look up again (interrupted) or stop
-  // (invalid).
+  std::uint64_t id = 0;
+  Socket socket = take_over(reading, id);
+  if (!socket) {
+    std::lock_guard lock(mu_);
+    return error_event(protocol::kErrorInvalid, invalid_reason_);
+  }
+  wire::Message out{id, 0, true, message};
+  if (auto* ctx = node_of(message.c_object())->context.get()) out.reply_to = ctx->reply_to;
+  Object result;
+  if (auto sent = wire::send(socket->get(), out); !sent) {
+    if (!peer_gone(sent.error())) {
+      result = error_event(protocol::kErrorSendFailed, "cannot send: " + sent.error().message());
+    }
+    // The peer is gone: read what it left (xpcd's reason, EOF), no waiting.
+    deadline = steady_clock::now();
+  }
+  if (result.is_null()) result = await_reply(socket, id, deadline, timeout);
+  hand_back(socket);
+  reading.unlock();
+  std::lock_guard lock(mu_);
+  if ((state_ == State::Invalid || state_ == State::Cancelled) && result.is(Type::Error)) {
+    return error_event(protocol::kErrorInvalid, invalid_reason_);
+  }
+  return result;
+}
+
+// The loop may end the connection between the lookup and taking read_mu_:
+// then look up again (interrupted) or stop (invalid).
+ConnectionImpl::Socket ConnectionImpl::take_over(std::unique_lock<std::mutex>& reading, std::uint64_t& id) {
+  std::unique_lock lock(mu_);
+  Socket socket;
   for (;;) {
-    if (!ensure_connected_locked(lock)) return error_event(protocol::kErrorInvalid, invalid_reason_);
+    if (!ensure_connected_locked(lock)) return nullptr;
     socket = socket_;
     lock.unlock();
     reading.lock();
@@ -204,134 +242,162 @@ Object ConnectionImpl::send_sync(const Object& message, milliseconds timeout) {
     if (socket_ == socket) break;
     reading.unlock();
   }
-  std::uint64_t id = next_id_locked();
-  int fd = socket->get();
-  lock.unlock();
-  Runtime::get().set_enabled(fd, false);
-  wire::Message out{id, 0, true, message};
-  if (auto* ctx = node_of(message.c_object())->context.get()) out.reply_to = ctx->reply_to;
-  Object result;
-  // A day at most: longer would overflow the deadline and poll's int.
-  auto deadline = steady_clock::now() + std::clamp(timeout, milliseconds(0), milliseconds(hours(24)));
-  if (auto sent = wire::send(fd, out); !sent) {
-    if (!peer_gone(sent.error())) {
-      result = error_event(protocol::kErrorSendFailed, "cannot send: " + sent.error().message());
-    }
-    // The peer is gone: read what it left (xpcd's reason, EOF), no waiting.
-    deadline = steady_clock::now();
-  }
-  std::deque<Result<wire::Message, wire::CodecError>> others;
-  std::string xpcd_reason;
-  while (result.is_null()) {
-    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0))) == 0) {
-      result = error_event(protocol::kErrorTimeout, "no reply within " + std::to_string(timeout.count()) + " ms");
-      break;
-    }
-    auto received = wire::receive(fd, MSG_DONTWAIT);
+  id = next_id_locked();
+  sync_reading_ = true;
+  if (watched_ && suspend_count_ == 0) Runtime::get().set_enabled(socket->get(), false);
+  return socket;
+}
+
+// Gives the socket back to the loop, still holding read_mu_: a sender that
+// takes it next must find the watch as this one leaves it.
+void ConnectionImpl::hand_back(const Socket& socket) {
+  std::lock_guard lock(mu_);
+  sync_reading_ = false;
+  if (watched_ && suspend_count_ == 0 && socket_ == socket) Runtime::get().set_enabled(socket->get(), true);
+  if (!inbox_.empty()) post_drain();
+}
+
+// Reads until the reply to `id` comes; what else arrives meanwhile joins
+// the inbox in order, and what ends the connection ends it here.
+Object ConnectionImpl::await_reply(const Socket& socket, std::uint64_t id, steady_clock::time_point deadline,
+                                   milliseconds timeout) {
+  for (;;) {
+    auto received = receive_until(socket, deadline);
     if (received && received->reply_to == id) {
       note_sender(*received);
-      result = std::move(received->body);
-      break;
+      return std::move(received->body);
     }
-    if (received && received->id == 0 && received->body.is(Type::Error)) {
-      // xpcd could not complete the connection: no reply will come, and
-      // nothing can have come before its word.
-      xpcd_reason = received->body[kErrorKeyDescription].string_or("the service could not be reached");
-      result = error_event(protocol::kErrorInvalid, xpcd_reason);
-      break;
+    if (!received && received.error().code == wire::CodecErrc::System && received.error().sys_errno == EAGAIN &&
+        steady_clock::now() >= deadline) {
+      return error_event(protocol::kErrorTimeout, "no reply within " + std::to_string(timeout.count()) + " ms");
     }
-    if (!received && read_again(received.error())) continue;
-    bool fatal = !received;
-    others.push_back(std::move(received));
-    if (fatal) {
-      result = error_event(protocol::kErrorInterrupted, "the connection closed before the reply");
-      break;
-    }
+    auto in = take(socket, std::move(received));
+    std::lock_guard lock(mu_);
+    if (in) inbox_.push_back(std::move(*in));
+    if (socket_ != socket) return error_event(protocol::kErrorInterrupted, "the connection closed before the reply");
   }
-  reading.unlock();
-  if (!xpcd_reason.empty()) {
-    end(End::Invalid, xpcd_reason);  // before returning, so the reason is there to read
-    return result;
+}
+
+// One blocking recvmsg under the socket's receive timeout, where poll and
+// a non-blocking read would take two system calls. The timeout is set
+// only when it changes; the loop reads with MSG_DONTWAIT and ignores it.
+Result<wire::Message, wire::CodecError> ConnectionImpl::receive_until(const Socket& socket,
+                                                                      steady_clock::time_point deadline) {
+  auto left = duration_cast<microseconds>(deadline - steady_clock::now());
+  if (left <= microseconds(0)) return wire::receive(socket->get(), MSG_DONTWAIT);
+  std::uint64_t generation;
+  {
+    std::lock_guard lock(mu_);
+    generation = generation_;
   }
-  lock.lock();
-  for (auto& m : others) deferred_.push_back(std::move(m));
-  bool enable = watched_ && suspend_count_ == 0 && socket_ == socket;
-  if ((state_ == State::Invalid || state_ == State::Cancelled) && result.is(Type::Error)) {
-    result = error_event(protocol::kErrorInvalid, invalid_reason_);
+  // Rounded up to whole milliseconds, so that a sender with the same
+  // timeout as the last one finds it set already.
+  auto wanted = duration_cast<microseconds>(ceil<milliseconds>(left));
+  if (generation != timeout_generation_ || wanted != timeout_set_) {
+    timeval tv{static_cast<time_t>(wanted.count() / 1000000), static_cast<suseconds_t>(wanted.count() % 1000000)};
+    ::setsockopt(socket->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    timeout_generation_ = generation;
+    timeout_set_ = wanted;
   }
-  bool have_deferred = !deferred_.empty();
-  lock.unlock();
-  if (enable) Runtime::get().set_enabled(fd, true);
-  if (have_deferred) {
-    auto self = shared_from_this();
-    Runtime::get().post([self] { self->drain_deferred(); });
-  }
-  return result;
+  return wire::receive(socket->get());
 }
 
 void ConnectionImpl::barrier(std::function<void()> fn) { Runtime::get().post(std::move(fn)); }
 
-// --- receiving (on the loop) ----------------------------------------------------------------
+// --- receiving ----------------------------------------------------------------------
 
 void ConnectionImpl::on_readable() {
-  drain_deferred();
-  Result<wire::Message, wire::CodecError> received = fail(wire::CodecError{wire::CodecErrc::System, "", EAGAIN});
+  std::optional<Inbound> direct;
   {
     std::unique_lock reading(read_mu_, std::try_to_lock);
     if (!reading) return;  // a synchronous sender owns the socket now
-    std::shared_ptr<const UniqueFd> socket;
+    Socket socket;
     {
       std::lock_guard lock(mu_);
-      if (state_ != State::Connected) return;
+      // Suspended: a batch of epoll events may still name a watch paused
+      // after it was fetched. Nothing is read until resume.
+      if (state_ != State::Connected || suspend_count_ > 0) return;
       socket = socket_;
     }
-    received = wire::receive(socket->get(), MSG_DONTWAIT);
-    // The end of the connection is decided before read_mu_ goes, so a
-    // synchronous sender that takes the socket next sees it already.
-    if (ends_connection(received)) return;
+    auto in = take(socket, wire::receive(socket->get(), MSG_DONTWAIT));
+    if (in) {
+      std::lock_guard lock(mu_);
+      // Never ahead of what a synchronous sender read before it.
+      if (inbox_.empty()) {
+        direct = std::move(in);
+      } else {
+        inbox_.push_back(std::move(*in));
+      }
+    }
   }
-  handle_incoming(std::move(received));
+  if (direct) deliver(std::move(*direct));
+  drain_inbox();
 }
 
-void ConnectionImpl::drain_deferred() {
+// Sorts what was read off `from`, with read_mu_ held. A reply is matched to
+// its handler now, so an end read after it cannot fail it too; a message
+// gets its context. EOF, a malformed message (the peer cannot be trusted to
+// frame the rest) or xpcd's word that it could not complete the connection
+// (id 0, an error body) end the connection now.
+std::optional<ConnectionImpl::Inbound> ConnectionImpl::take(const Socket& from,
+                                                            Result<wire::Message, wire::CodecError> received) {
+  if (!received) {
+    const wire::CodecError& error = received.error();
+    if (read_again(error)) return std::nullopt;
+    if (error.code != wire::CodecErrc::Closed) {
+      end(End::Invalid, "malformed message from the peer: " + error.message(), &from);
+    } else if (kind_ == Kind::Named) {
+      end(End::Interrupted, "the service " + name_ + " went away", &from);
+    } else {
+      end(End::Invalid, "the peer closed the connection", &from);
+    }
+    return std::nullopt;
+  }
+  wire::Message& message = *received;
+  if (message.id == 0 && message.body.is(Type::Error)) {
+    end(End::Invalid, std::string(message.body[kErrorKeyDescription].string_or("the service could not be reached")),
+        &from);
+    return std::nullopt;
+  }
+  note_sender(message);
+  if (message.reply_to != 0) {
+    Inbound in{std::move(message.body), nullptr, {}};
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(message.reply_to);
+    if (it == pending_.end()) return std::nullopt;  // a reply nobody waits for (a timed-out sync send)
+    in.reply = std::move(it->second);
+    pending_.erase(it);
+    return in;
+  }
+  if (xpc_object_s* node = node_of(message.body.c_object()); is_dictionary_like(node)) {
+    node->context = std::make_shared<MessageContext>(MessageContext{handle(), message.id, message.wants_reply, 0});
+  }
+  return Inbound{std::move(message.body), nullptr, {}};
+}
+
+void ConnectionImpl::deliver(Inbound in) {
+  if (in.reply) {
+    in.reply(in.body);
+    return;
+  }
+  for (auto& [id, handler] : in.failed) handler(in.body);
+  emit(in.body);
+}
+
+// On the loop only, so handlers never run concurrently.
+void ConnectionImpl::drain_inbox() {
   for (;;) {
     std::unique_lock lock(mu_);
-    if (deferred_.empty()) return;
-    auto next = std::move(deferred_.front());
-    deferred_.pop_front();
+    if (inbox_.empty() || suspend_count_ > 0) return;
+    auto next = std::move(inbox_.front());
+    inbox_.pop_front();
     lock.unlock();
-    handle_incoming(std::move(next));
+    deliver(std::move(next));
   }
 }
 
-// Ends the connection when what was read says so: EOF, a malformed message
-// (the peer cannot be trusted to frame the rest), or xpcd's word that it
-// could not complete the connection (id 0, an error body).
-bool ConnectionImpl::ends_connection(const Result<wire::Message, wire::CodecError>& received) {
-  if (received) {
-    if (received->id != 0 || !received->body.is(Type::Error)) return false;
-    end(End::Invalid, received->body[kErrorKeyDescription].string_or("the service could not be reached"));
-    return true;
-  }
-  const wire::CodecError& error = received.error();
-  if (read_again(error)) return false;
-  if (error.code == wire::CodecErrc::Closed) {
-    if (kind_ == Kind::Named) {
-      end(End::Interrupted, "the service " + name_ + " went away");
-    } else {
-      end(End::Invalid, "the peer closed the connection");
-    }
-  } else {
-    end(End::Invalid, "malformed message from the peer: " + error.message());
-  }
-  return true;
-}
-
-void ConnectionImpl::handle_incoming(Result<wire::Message, wire::CodecError> received) {
-  if (ends_connection(received) || !received) return;
-  deliver_message(std::move(received).value());
+void ConnectionImpl::post_drain() {
+  Runtime::get().post([self = shared_from_this()] { self->drain_inbox(); });
 }
 
 void ConnectionImpl::note_sender(const wire::Message& message) {
@@ -341,27 +407,7 @@ void ConnectionImpl::note_sender(const wire::Message& message) {
   peer_ = PeerInfo{message.sender->pid, message.sender->uid, message.sender->gid, {}, {}, -1};
 }
 
-void ConnectionImpl::deliver_message(wire::Message message) {
-  note_sender(message);
-  if (message.reply_to != 0) {
-    Connection::ReplyHandler handler;
-    {
-      std::lock_guard lock(mu_);
-      auto it = pending_.find(message.reply_to);
-      if (it == pending_.end()) return;  // a reply nobody waits for (a timed-out sync send)
-      handler = std::move(it->second);
-      pending_.erase(it);
-    }
-    handler(message.body);
-    return;
-  }
-  if (xpc_object_s* node = node_of(message.body.c_object()); is_dictionary_like(node)) {
-    node->context = std::make_shared<MessageContext>(MessageContext{handle(), message.id, message.wants_reply, 0});
-  }
-  emit(std::move(message.body));
-}
-
-void ConnectionImpl::emit(Object event) {
+void ConnectionImpl::emit(const Object& event) {
   Connection::EventHandler handler;
   {
     std::lock_guard lock(mu_);
@@ -371,36 +417,48 @@ void ConnectionImpl::emit(Object event) {
 }
 
 // The connection lost its socket or never got one. Interrupted: a named
-// connection's service went away; it becomes Idle and the next send looks
-// the name up anew. Invalid and Cancelled are final. Pending replies fail
-// with the same error the event handler gets.
-void ConnectionImpl::end(End how, std::string reason) {
+// connection's service went away; it becomes Idle at once, so the next
+// send looks the name up anew, and the event waits in the inbox behind
+// what was read before it. Invalid and Cancelled are final: what waits in
+// the inbox is dropped, its replies failed. Pending replies fail with the
+// same error the event handler gets.
+void ConnectionImpl::end(End how, std::string reason, const Socket* from) {
+  Object event = error_event(how == End::Interrupted ? protocol::kErrorInterrupted : protocol::kErrorInvalid, reason);
   std::map<std::uint64_t, Connection::ReplyHandler> pending;
-  std::deque<Result<wire::Message, wire::CodecError>> deferred;  // destroyed unlocked, see set_event_handler
+  std::deque<Inbound> dropped;  // destroyed unlocked, see set_event_handler
   Listener listener;
   {
     std::lock_guard lock(mu_);
     if (state_ == State::Invalid || state_ == State::Cancelled) return;
+    if (from != nullptr && *from != socket_) return;                    // read off a socket replaced since
     if (how == End::Interrupted && state_ != State::Connected) return;  // already handled
     if (watched_) Runtime::get().unwatch(fd_locked());
     watched_ = false;
     socket_.reset();
     pending.swap(pending_);
-    deferred.swap(deferred_);
     listener = std::move(listener_);
-    state_ = how == End::Interrupted ? State::Idle : how == End::Invalid ? State::Invalid : State::Cancelled;
-    if (how != End::Interrupted) invalid_reason_ = reason;
+    if (how == End::Interrupted) {
+      state_ = State::Idle;
+      inbox_.push_back(Inbound{event, nullptr, std::move(pending)});
+      post_drain();
+      return;
+    }
+    state_ = how == End::Invalid ? State::Invalid : State::Cancelled;
+    invalid_reason_ = reason;
+    dropped.swap(inbox_);
+    looked_up_.notify_all();
   }
   listener.cancel();
-  auto code = how == End::Interrupted ? protocol::kErrorInterrupted : protocol::kErrorInvalid;
-  auto self = shared_from_this();
-  bool final = how != End::Interrupted;
-  Runtime::get().post([self, pending = std::move(pending), code, reason, final] {
-    for (auto& [id, handler] : pending) handler(error_event(code, reason));
-    self->emit(error_event(code, reason));
+  Runtime::get().post([self = shared_from_this(), event, pending = std::move(pending), dropped = std::move(dropped)] {
+    for (auto& in : dropped) {
+      if (in.reply) in.reply(event);
+      for (auto& [id, handler] : in.failed) handler(event);
+    }
+    for (auto& [id, handler] : pending) handler(event);
+    self->emit(event);
     // After the last event the handler goes, and with it whatever it holds
     // (often this very connection: a cycle that would otherwise leak).
-    if (final) self->set_event_handler(nullptr);
+    self->set_event_handler(nullptr);
   });
 }
 

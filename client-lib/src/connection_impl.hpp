@@ -6,6 +6,14 @@
 // before mu_, never the other way. Handlers are called with no lock held,
 // always on the loop thread; nothing a user gave us (handlers, messages) is
 // destroyed with mu_ held, as it may hold the last handle of the connection.
+//
+// What is read is sorted at once, still under read_mu_ (take()): a reply
+// leaves pending_ for its handler, and EOF, xpcd's error or a malformed
+// message end the connection, so the next reader sees the end. What the
+// handlers get waits in `inbox_`, in the order it was read, until the loop
+// delivers it; an `interrupted` end waits there too, behind the messages
+// that came before it. Nothing is delivered while the connection is
+// suspended, and nothing is read then either.
 #pragma once
 
 #include "runtime.hpp"
@@ -13,9 +21,11 @@
 #include <xpc/codec.hpp>
 #include <xpc/connection.hpp>
 
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace xpc::detail {
 
@@ -24,6 +34,7 @@ class ConnectionImpl : public Watched, public std::enable_shared_from_this<Conne
   enum class Kind { Named, Peer, Listener };
   enum class State {
     Idle,          // named, not looked up yet (or since the service died)
+    LookingUp,     // a sender is looking the name up; others wait for it
     Connected,     // has a socket
     Invalid,       // final: lookup refused, launch failed, peer gone
     Cancelled,     // final: cancel() called
@@ -57,19 +68,43 @@ class ConnectionImpl : public Watched, public std::enable_shared_from_this<Conne
   void on_readable() override;
 
  private:
+  // Shared so a sender using it keeps it open even if the loop ends the
+  // connection meanwhile: an fd number must never be used after close
+  // (it could be a new file by then).
+  using Socket = std::shared_ptr<const UniqueFd>;
+
+  // Something read for the handlers, waiting its turn on the loop: a
+  // message for the event handler, a reply with its handler, or an end
+  // (`interrupted`) with the replies it fails.
+  struct Inbound {
+    Object body;
+    Connection::ReplyHandler reply;
+    std::map<std::uint64_t, Connection::ReplyHandler> failed;
+  };
+
   ConnectionImpl(Kind kind, std::string name, std::uint64_t flags);
-  // Looks the name up when there is no socket. False (and the connection
-  // invalid) when that fails. Called with mu_ held.
+  // Looks the name up when there is no socket, one sender at a time. False
+  // (and the connection invalid) when that fails. Called with mu_ held.
   bool ensure_connected_locked(std::unique_lock<std::mutex>& lock);
   void attach_socket_locked(UniqueFd fd);
-  void handle_incoming(Result<wire::Message, wire::CodecError> received);
-  bool ends_connection(const Result<wire::Message, wire::CodecError>& received);
-  void deliver_message(wire::Message message);
+  // Takes the socket over for a synchronous send: read_mu_ held, the
+  // loop's watch off. Null when the connection is invalid.
+  Socket take_over(std::unique_lock<std::mutex>& reading, std::uint64_t& id);
+  void hand_back(const Socket& socket);
+  Object await_reply(const Socket& socket, std::uint64_t id, std::chrono::steady_clock::time_point deadline,
+                     std::chrono::milliseconds timeout);
+  Result<wire::Message, wire::CodecError> receive_until(const Socket& socket,
+                                                        std::chrono::steady_clock::time_point deadline);
+  std::optional<Inbound> take(const Socket& from, Result<wire::Message, wire::CodecError> received);
+  void deliver(Inbound in);
+  void drain_inbox();
+  void post_drain();
   void note_sender(const wire::Message& message);  // the peer is who sent
   enum class End { Interrupted, Invalid, Cancelled };
-  void end(End how, std::string reason);
-  void emit(Object event);  // to the event handler, on the loop
-  void drain_deferred();
+  // `from`: the socket whose reading says so; a stale one (replaced since)
+  // ends nothing.
+  void end(End how, std::string reason, const Socket* from = nullptr);
+  void emit(const Object& event);  // to the event handler, on the loop
   std::uint64_t next_id_locked() { return ++last_id_; }
 
   const Kind kind_;
@@ -78,12 +113,14 @@ class ConnectionImpl : public Watched, public std::enable_shared_from_this<Conne
 
   mutable std::mutex mu_;
   State state_ = State::Idle;
-  // Shared so a sender using it keeps it open even if the loop ends the
-  // connection meanwhile: an fd number must never be used after close
-  // (it could be a new file by then).
-  std::shared_ptr<const UniqueFd> socket_;
+  std::condition_variable looked_up_;  // state_ left LookingUp
+  Socket socket_;
+  std::uint64_t generation_ = 0;  // of socket_: counts the sockets attached
   int fd_locked() const { return socket_ ? socket_->get() : -1; }
   bool watched_ = false;
+  // A synchronous sender owns the socket: the loop's watch is off, and
+  // suspend/resume leave it to the sender to restore.
+  bool sync_reading_ = false;
   int suspend_count_ = 1;  // created suspended, as in libxpc
   Connection::EventHandler handler_;
   std::map<std::uint64_t, Connection::ReplyHandler> pending_;
@@ -93,10 +130,14 @@ class ConnectionImpl : public Watched, public std::enable_shared_from_this<Conne
   Listener listener_;        // Kind::Listener, once resumed
   PeerInfo peer_;
   UniqueFd peer_pidfd_;
-  std::deque<Result<wire::Message, wire::CodecError>> deferred_;  // read by a sync sender
+  std::deque<Inbound> inbox_;
   xpc_object_s* handle_ = nullptr;  // not owned: cleared by handle_gone()
 
   std::mutex read_mu_;
+  // The receive timeout set on the socket of generation `timeout_generation_`
+  // (read_mu_): set again only when it changes.
+  std::uint64_t timeout_generation_ = 0;
+  std::chrono::microseconds timeout_set_{0};
 };
 
 }  // namespace xpc::detail

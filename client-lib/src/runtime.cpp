@@ -108,25 +108,28 @@ void Runtime::run_posted() {
   }
 }
 
-void Runtime::watch(int fd, std::shared_ptr<Watched> owner) {
+void Runtime::watch(int fd, std::shared_ptr<Watched> owner, bool enabled) {
   {
     std::lock_guard lock(watched_mu_);
     if (watched_.size() <= static_cast<std::size_t>(fd)) watched_.resize(static_cast<std::size_t>(fd) + 1);
     watched_[static_cast<std::size_t>(fd)] = std::move(owner);
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = static_cast<std::uint64_t>(fd);
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  if (enabled) set_enabled(fd, true);
   std::lock_guard lock(mu_);
   if (!external_) start_thread_locked();
 }
 
+// Deleting an fd that is not in the set (or adding one that is) fails
+// harmlessly: callers need not track which state it is in.
 void Runtime::set_enabled(int fd, bool enabled) {
+  if (!enabled) {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    return;
+  }
   epoll_event ev{};
-  ev.events = enabled ? std::uint32_t{EPOLLIN} : 0u;
+  ev.events = EPOLLIN;
   ev.data.u64 = static_cast<std::uint64_t>(fd);
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
 }
 
 void Runtime::unwatch(int fd) {

@@ -36,9 +36,12 @@ class Runtime {
   // Runs the loop on the calling thread for ever (service_main).
   [[noreturn]] void run_here();
 
-  // Watches fd for `owner`, which stays alive while watched.
-  void watch(int fd, std::shared_ptr<Watched> owner);
-  // Pauses or resumes watching without forgetting the owner.
+  // Watches fd for `owner`, which stays alive while watched; a disabled
+  // watch reports nothing until enabled.
+  void watch(int fd, std::shared_ptr<Watched> owner, bool enabled = true);
+  // Pauses or resumes watching without forgetting the owner. Pausing takes
+  // the fd out of the epoll set: epoll reports EPOLLHUP and EPOLLERR even
+  // with no events requested, so a paused peer that closed would be read.
   void set_enabled(int fd, bool enabled);
   // Stops watching; the owner is released on the loop.
   void unwatch(int fd);

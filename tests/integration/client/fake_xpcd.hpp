@@ -2,9 +2,11 @@
 // tests play the manager): it answers lookups with the client's end of a
 // fresh socketpair and hands the service end, with a peer record, to an
 // in-process listener through a checkin channel, per DESIGN 5.2/5.3. It
-// can also refuse a name, fail a "launch" with a reason, or speak garbage.
+// can also refuse a name, fail a "launch" with a reason, or speak garbage,
+// and hold its answers until told, to keep a lookup in flight.
 #pragma once
 
+#include <event_queue.hpp>
 #include <xpc/protocol.hpp>
 #include <xpc/transport.hpp>
 
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -48,6 +51,7 @@ class FakeXpcd {
   }
 
   ~FakeXpcd() {
+    release_answers();  // a test that failed may have left them held
     (void)::write(stop_write_.get(), "x", 1);
     thread_.join();
     ::unsetenv(protocol::kBootstrapEnv);
@@ -64,6 +68,22 @@ class FakeXpcd {
   }
 
   int lookups() const { return lookups_.load(); }
+
+  // Each lookup request, by name, as it arrives (before any answer).
+  EventQueue<std::string>& requests() { return requests_; }
+
+  // Answers wait until release_answers().
+  void hold_answers() {
+    std::lock_guard lock(hold_mu_);
+    held_ = true;
+  }
+  void release_answers() {
+    {
+      std::lock_guard lock(hold_mu_);
+      held_ = false;
+    }
+    hold_cv_.notify_all();
+  }
 
  private:
   struct Service {
@@ -92,6 +112,11 @@ class FakeXpcd {
     if (!request) return;
     ++lookups_;
     std::string name = request->body[protocol::kName].string_or("");
+    requests_.push(name);
+    {
+      std::unique_lock hold(hold_mu_);
+      hold_cv_.wait(hold, [this] { return !held_; });
+    }
     std::lock_guard lock(mu_);
     auto it = services_.find(name);
     if (it == services_.end()) {
@@ -138,6 +163,10 @@ class FakeXpcd {
   std::mutex mu_;
   std::map<std::string, Service> services_;
   std::atomic<int> lookups_{0};
+  EventQueue<std::string> requests_;
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool held_ = false;
   std::thread thread_;
 };
 
