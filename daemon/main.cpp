@@ -1,8 +1,10 @@
 // xpcd: the supervisor daemon of one domain. Parses its options, loads the
-// manifests, listens on the bootstrap socket and runs the sd-event loop
-// until SIGTERM or SIGINT.
+// manifests, listens on the bootstrap socket (or takes it from its service
+// manager: docs/running-and-packaging.md) and runs the sd-event loop until
+// SIGTERM or SIGINT.
 #include "bootstrap/bootstrap_server.hpp"
 #include "config/config.hpp"
+#include "service_manager/service_manager.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/manifest_watch.hpp"
 #include "supervisor/supervisor.hpp"
@@ -11,9 +13,11 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -88,6 +92,52 @@ bool parse(int argc, char** argv, Options& options) {
   return true;
 }
 
+// The bootstrap socket the service manager passed (socket unit, fd store),
+// else one bound at `path`. Returns the path clients reach it at.
+xpc::Result<std::string, std::string> open_bootstrap(xpcd::BootstrapServer& server,
+                                                     xpcd::service_manager::PassedFds passed,
+                                                     const std::string& path) {
+  if (!passed.bootstrap) {
+    if (auto listening = server.listen(path); !listening) return xpc::fail(listening.error());
+    return path;
+  }
+  std::string bound = xpcd::service_manager::bound_path(passed.bootstrap.get());
+  if (auto adopted = server.adopt(std::move(passed.bootstrap)); !adopted) return xpc::fail(adopted.error());
+  if (bound.empty()) bound = path;
+  xpcd::log_line(bound == path ? xpcd::LogLevel::info : xpcd::LogLevel::notice,
+                 fmt::format("using the bootstrap socket passed by the service manager, at {}{}", bound,
+                             bound == path ? "" : fmt::format(" (not {})", path)));
+  return bound;
+}
+
+// SIGTERM, SIGINT: tell the manager, then leave the loop (the supervisor
+// stops its jobs as it is destroyed).
+int on_stop_signal(sd_event_source* source, const struct signalfd_siginfo*, void*) noexcept {
+  xpcd::log_line(xpcd::LogLevel::info, "stopping");
+  xpcd::service_manager::notify("STOPPING=1\nSTATUS=stopping");
+  return sd_event_exit(sd_event_source_get_event(source), 0);
+}
+
+// Once serving: the fd store first (so the socket is safe before the
+// manager acts on READY), then READY=1 and the readiness fd.
+void announce_ready(const xpcd::BootstrapServer& bootstrap, std::size_t jobs, const std::string& path,
+                    int ready_fd) {
+  namespace sm = xpcd::service_manager;
+  if (sm::manager_listens()) {
+    if (int r = sm::store_fd(bootstrap.listener_fd(), sm::kBootstrapFdName); r < 0) {
+      xpcd::log_line(xpcd::LogLevel::warning,
+                     fmt::format("cannot store the bootstrap socket in the fd store: {}, ignoring", std::strerror(-r)));
+    }
+  }
+  if (int r = sm::notify(fmt::format("READY=1\nSTATUS=serving {} jobs at {}", jobs, path)); r < 0) {
+    xpcd::log_line(xpcd::LogLevel::warning, fmt::format("cannot notify the service manager: {}", std::strerror(-r)));
+  }
+  if (ready_fd >= 0) {
+    (void)::write(ready_fd, "\n", 1);
+    ::close(ready_fd);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,6 +147,16 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   xpcd::log_init(std::getenv("JOURNAL_STREAM") != nullptr && ::access("/run/systemd/journal/socket", F_OK) == 0);
+  // First, so LISTEN_* are gone from the environment before anything runs.
+  xpcd::service_manager::PassedFds passed;
+  if (auto taken = xpcd::service_manager::take_passed_fds(); !taken) {
+    xpcd::log_line(xpcd::LogLevel::warning, taken.error() + ", binding the bootstrap socket here");
+  } else {
+    passed = std::move(taken).value();
+    for (const auto& closed : passed.closed) {
+      xpcd::log_line(xpcd::LogLevel::warning, "closing a passed " + closed);
+    }
+  }
   // The config file (docs/config-and-limits.md): options given on the
   // command line, and XPCD_BOOTSTRAP, override it.
   xpcd::config::DaemonConfig config;
@@ -127,8 +187,6 @@ int main(int argc, char** argv) {
     }
     options.bootstrap = *path;
   }
-  // Jobs find this daemon through the same variable clients use.
-  ::setenv(xpc::protocol::kBootstrapEnv, options.bootstrap.c_str(), 1);
   if (options.manifest_dirs.empty()) options.manifest_dirs = default_dirs(options.domain);
 
   sigset_t mask;
@@ -141,25 +199,33 @@ int main(int argc, char** argv) {
   sd_event* raw = nullptr;
   if (sd_event_new(&raw) < 0) return 1;
   xpcd::EventPtr loop(raw);
-  sd_event_add_signal(loop.get(), nullptr, SIGTERM, nullptr, nullptr);  // default: exit the loop
-  sd_event_add_signal(loop.get(), nullptr, SIGINT, nullptr, nullptr);
+  sd_event_add_signal(loop.get(), nullptr, SIGTERM, on_stop_signal, nullptr);
+  sd_event_add_signal(loop.get(), nullptr, SIGINT, on_stop_signal, nullptr);
+  // WATCHDOG_USEC (and WATCHDOG_PID) from the manager: sd-event sends
+  // WATCHDOG=1 between a half and three quarters of the period, from the
+  // loop itself, so a stuck loop misses it.
+  if (int r = sd_event_set_watchdog(loop.get(), 1); r < 0) {
+    xpcd::log_line(xpcd::LogLevel::warning, fmt::format("cannot arm the watchdog: {}", std::strerror(-r)));
+  }
 
   xpcd::SupervisorConfig supervisor_config{options.domain, {}, STDERR_FILENO, {}, config.limits};
   if (config.activation_timeout) supervisor_config.engine.activation_timeout = *config.activation_timeout;
   xpcd::Supervisor supervisor(loop.get(), std::move(supervisor_config));
+  // The socket first: a passed one may be bound elsewhere than --bootstrap
+  // says, and jobs started at load must be told where it is.
+  xpcd::BootstrapServer bootstrap(loop.get(), supervisor);
+  auto served = open_bootstrap(bootstrap, std::move(passed), options.bootstrap);
+  if (!served) {
+    fmt::print(stderr, "xpcd: {}\n", served.error());
+    return 1;
+  }
+  // Jobs find this daemon through the same variable clients use.
+  ::setenv(xpc::protocol::kBootstrapEnv, served->c_str(), 1);
   // Loads the manifests now and keeps them in step with the directories.
   xpcd::ManifestWatch manifests(loop.get(), supervisor, options.manifest_dirs);
   manifests.start();
-  xpcd::BootstrapServer bootstrap(loop.get(), supervisor);
-  if (auto listening = bootstrap.listen(options.bootstrap); !listening) {
-    fmt::print(stderr, "xpcd: {}\n", listening.error());
-    return 1;
-  }
-  xpcd::log_line(xpcd::LogLevel::info, fmt::format("serving {} jobs at {}", supervisor.job_count(), options.bootstrap));
-  if (options.ready_fd >= 0) {
-    (void)::write(options.ready_fd, "\n", 1);
-    ::close(options.ready_fd);
-  }
+  xpcd::log_line(xpcd::LogLevel::info, fmt::format("serving {} jobs at {}", supervisor.job_count(), *served));
+  announce_ready(bootstrap, supervisor.job_count(), *served, options.ready_fd);
   int r = sd_event_loop(loop.get());
   return r < 0 ? 1 : 0;
 }

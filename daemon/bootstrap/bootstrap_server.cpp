@@ -7,6 +7,7 @@
 #include <xpc/transport.hpp>
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -77,9 +78,18 @@ xpc::Result<xpc::Ok, std::string> BootstrapServer::listen(const std::string& pat
       ::chmod(path.c_str(), 0666) != 0 || ::listen(listener_.get(), SOMAXCONN) != 0) {
     return xpc::fail(fmt::format("cannot listen at {}: {}", path, std::strerror(errno)));
   }
+  return adopt(std::move(listener_));
+}
+
+xpc::Result<xpc::Ok, std::string> BootstrapServer::adopt(UniqueFd listener) {
+  listener_ = std::move(listener);
+  int flags = ::fcntl(listener_.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(listener_.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    return xpc::fail(fmt::format("cannot make the bootstrap socket non-blocking: {}", std::strerror(errno)));
+  }
   sd_event_source* source = nullptr;
   int r = sd_event_add_io(loop_, &source, listener_.get(), EPOLLIN, on_listen, this);
-  if (r < 0) return xpc::fail(fmt::format("cannot watch {}: {}", path, std::strerror(-r)));
+  if (r < 0) return xpc::fail(fmt::format("cannot watch the bootstrap socket: {}", std::strerror(-r)));
   listen_source_.reset(source);
   return xpc::Ok{};
 }

@@ -29,6 +29,12 @@ class BootstrapServer {
   // Binds and listens at `path` (its directory is created, a stale socket
   // replaced), mode 0666: who may look up what is decided per request.
   xpc::Result<xpc::Ok, std::string> listen(const std::string& path);
+  // Serves `listener`, a socket already bound and listening (from the
+  // service manager: LISTEN_FDS, the fd store). Made non-blocking here; the
+  // file at its path is left alone.
+  xpc::Result<xpc::Ok, std::string> adopt(xpc::UniqueFd listener);
+  // The listening socket, borrowed (for the service manager's fd store).
+  int listener_fd() const { return listener_.get(); }
   std::size_t clients() const { return clients_.size(); }
 
  private:
