@@ -21,6 +21,9 @@ namespace {
 using namespace std::chrono;
 
 constexpr milliseconds kLookupTimeout{5000};
+// How much later than asked a synchronous send may time out, so that its
+// socket's receive timeout need not be set again for every send.
+constexpr milliseconds kTimeoutSlack{10};
 
 bool peer_gone(const wire::CodecError& error) {
   return error.code == wire::CodecErrc::System && (error.sys_errno == EPIPE || error.sys_errno == ECONNRESET);
@@ -203,7 +206,8 @@ Object ConnectionImpl::send_sync(const Object& message, milliseconds timeout) {
   auto deadline = steady_clock::now() + timeout;
   std::unique_lock reading(read_mu_, std::defer_lock);
   std::uint64_t id = 0;
-  Socket socket = take_over(reading, id);
+  bool quieted = false;
+  Socket socket = take_over(reading, id, quieted);
   if (!socket) {
     std::lock_guard lock(mu_);
     return error_event(protocol::kErrorInvalid, invalid_reason_);
@@ -219,7 +223,7 @@ Object ConnectionImpl::send_sync(const Object& message, milliseconds timeout) {
     deadline = steady_clock::now();
   }
   if (result.is_null()) result = await_reply(socket, id, deadline, timeout);
-  hand_back(socket);
+  hand_back(socket, quieted);
   reading.unlock();
   std::lock_guard lock(mu_);
   if ((state_ == State::Invalid || state_ == State::Cancelled) && result.is(Type::Error)) {
@@ -230,7 +234,8 @@ Object ConnectionImpl::send_sync(const Object& message, milliseconds timeout) {
 
 // The loop may end the connection between the lookup and taking read_mu_:
 // then look up again (interrupted) or stop (invalid).
-ConnectionImpl::Socket ConnectionImpl::take_over(std::unique_lock<std::mutex>& reading, std::uint64_t& id) {
+ConnectionImpl::Socket ConnectionImpl::take_over(std::unique_lock<std::mutex>& reading, std::uint64_t& id,
+                                                 bool& quieted) {
   std::unique_lock lock(mu_);
   Socket socket;
   for (;;) {
@@ -244,16 +249,25 @@ ConnectionImpl::Socket ConnectionImpl::take_over(std::unique_lock<std::mutex>& r
   }
   id = next_id_locked();
   sync_reading_ = true;
-  if (watched_ && suspend_count_ == 0) Runtime::get().set_enabled(socket->get(), false);
+  // Quiet, not off: the HUP that still comes through is this sender's to
+  // read, and it reads it at once, so the loop sees it for a moment at most.
+  quieted = watched_ && suspend_count_ == 0;
+  if (quieted) Runtime::get().set_quiet(socket->get(), true);
   return socket;
 }
 
 // Gives the socket back to the loop, still holding read_mu_: a sender that
-// takes it next must find the watch as this one leaves it.
-void ConnectionImpl::hand_back(const Socket& socket) {
+// takes it next must find the watch as this one leaves it. Suspend and
+// resume left the watch alone meanwhile; it follows them now.
+void ConnectionImpl::hand_back(const Socket& socket, bool quieted) {
   std::lock_guard lock(mu_);
   sync_reading_ = false;
-  if (watched_ && suspend_count_ == 0 && socket_ == socket) Runtime::get().set_enabled(socket->get(), true);
+  if (watched_ && socket_ == socket) {
+    bool on = suspend_count_ == 0;
+    if (quieted && on) Runtime::get().set_quiet(socket->get(), false);
+    if (quieted && !on) Runtime::get().set_enabled(socket->get(), false);
+    if (!quieted && on) Runtime::get().set_enabled(socket->get(), true);
+  }
   if (!inbox_.empty()) post_drain();
 }
 
@@ -290,10 +304,12 @@ Result<wire::Message, wire::CodecError> ConnectionImpl::receive_until(const Sock
     std::lock_guard lock(mu_);
     generation = generation_;
   }
-  // Rounded up to whole milliseconds, so that a sender with the same
-  // timeout as the last one finds it set already.
-  auto wanted = duration_cast<microseconds>(ceil<milliseconds>(left));
-  if (generation != timeout_generation_ || wanted != timeout_set_) {
+  // A timeout set before that ends at most kTimeoutSlack after the deadline
+  // will do: a sender with the same timeout as the last one (the common
+  // case) then finds it set already.
+  bool fits = generation == timeout_generation_ && timeout_set_ >= left && timeout_set_ - left <= kTimeoutSlack;
+  if (!fits) {
+    auto wanted = duration_cast<microseconds>(ceil<milliseconds>(left));
     timeval tv{static_cast<time_t>(wanted.count() / 1000000), static_cast<suseconds_t>(wanted.count() % 1000000)};
     ::setsockopt(socket->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     timeout_generation_ = generation;

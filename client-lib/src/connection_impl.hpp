@@ -88,9 +88,10 @@ class ConnectionImpl : public Watched, public std::enable_shared_from_this<Conne
   bool ensure_connected_locked(std::unique_lock<std::mutex>& lock);
   void attach_socket_locked(UniqueFd fd);
   // Takes the socket over for a synchronous send: read_mu_ held, the
-  // loop's watch off. Null when the connection is invalid.
-  Socket take_over(std::unique_lock<std::mutex>& reading, std::uint64_t& id);
-  void hand_back(const Socket& socket);
+  // loop's watch quiet (`quieted`: it was on). Null when the connection is
+  // invalid.
+  Socket take_over(std::unique_lock<std::mutex>& reading, std::uint64_t& id, bool& quieted);
+  void hand_back(const Socket& socket, bool quieted);
   Object await_reply(const Socket& socket, std::uint64_t id, std::chrono::steady_clock::time_point deadline,
                      std::chrono::milliseconds timeout);
   Result<wire::Message, wire::CodecError> receive_until(const Socket& socket,

@@ -49,10 +49,7 @@ void Runtime::start_thread_locked() {
   started_ = true;
   thread_ = std::thread([this] {
     for (;;) {
-      epoll_event ev;
-      int n = ::epoll_wait(epoll_.get(), &ev, 1, -1);
-      if (n < 0 && errno != EINTR) std::abort();
-      dispatch();
+      if (!wait_and_dispatch(-1)) std::abort();
     }
   });
   loop_thread_ = thread_.get_id();
@@ -65,19 +62,22 @@ void Runtime::run_here() {
     external_ = true;
   }
   loop_thread_ = std::this_thread::get_id();
-  for (;;) {
-    epoll_event ev;
-    ::epoll_wait(epoll_.get(), &ev, 1, -1);
-    dispatch();
-  }
+  for (;;) wait_and_dispatch(-1);
 }
 
 bool Runtime::on_loop_thread() const noexcept { return std::this_thread::get_id() == loop_thread_; }
 
 void Runtime::dispatch() {
   if (loop_thread_.load() == std::thread::id()) loop_thread_ = std::this_thread::get_id();
+  wait_and_dispatch(0);
+}
+
+// The events of the wait that woke the loop are handled as they are: one
+// epoll_wait per wakeup, not a blocking one and then another to collect.
+bool Runtime::wait_and_dispatch(int timeout_ms) {
   epoll_event events[32];
-  int n = ::epoll_wait(epoll_.get(), events, 32, 0);
+  int n = ::epoll_wait(epoll_.get(), events, 32, timeout_ms);
+  if (n < 0) return errno == EINTR;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.u64 == kWakeToken) {
       std::uint64_t count;
@@ -93,6 +93,7 @@ void Runtime::dispatch() {
     }
     if (owner) owner->on_readable();
   }
+  return true;
 }
 
 void Runtime::run_posted() {
@@ -130,6 +131,13 @@ void Runtime::set_enabled(int fd, bool enabled) {
   ev.events = EPOLLIN;
   ev.data.u64 = static_cast<std::uint64_t>(fd);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+}
+
+void Runtime::set_quiet(int fd, bool quiet) {
+  epoll_event ev{};
+  ev.events = quiet ? 0u : std::uint32_t{EPOLLIN};
+  ev.data.u64 = static_cast<std::uint64_t>(fd);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
 }
 
 void Runtime::unwatch(int fd) {

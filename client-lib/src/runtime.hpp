@@ -43,6 +43,10 @@ class Runtime {
   // the fd out of the epoll set: epoll reports EPOLLHUP and EPOLLERR even
   // with no events requested, so a paused peer that closed would be read.
   void set_enabled(int fd, bool enabled);
+  // Quiets an enabled watch for a moment (a synchronous sender reading the
+  // socket itself) and back: cheaper than set_enabled, but EPOLLHUP and
+  // EPOLLERR still come through, so only for a reader that will act on them.
+  void set_quiet(int fd, bool quiet);
   // Stops watching; the owner is released on the loop.
   void unwatch(int fd);
   // Runs fn on the loop, after everything posted before it.
@@ -52,6 +56,9 @@ class Runtime {
  private:
   Runtime();
   void start_thread_locked();
+  // Waits up to `timeout_ms` for events and handles them; false when
+  // epoll_wait failed other than by a signal.
+  bool wait_and_dispatch(int timeout_ms);
   void run_posted();
 
   UniqueFd epoll_;
