@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
 
   xpcd::SupervisorConfig supervisor_config{options.domain, {}, STDERR_FILENO, {}, config.limits};
   if (config.activation_timeout) supervisor_config.engine.activation_timeout = *config.activation_timeout;
+  if (config.idle_timeout) supervisor_config.engine.idle_timeout = *config.idle_timeout;
   xpcd::Supervisor supervisor(loop.get(), std::move(supervisor_config));
   // The socket first: a passed one may be bound elsewhere than --bootstrap
   // says, and jobs started at load must be told where it is.
@@ -221,6 +222,7 @@ int main(int argc, char** argv) {
   }
   // Jobs find this daemon through the same variable clients use.
   ::setenv(xpc::protocol::kBootstrapEnv, served->c_str(), 1);
+  supervisor.open_notify_socket();
   // Loads the manifests now and keeps them in step with the directories.
   xpcd::ManifestWatch manifests(loop.get(), supervisor, options.manifest_dirs);
   manifests.start();

@@ -1,8 +1,10 @@
 // Connections: lazy lookup, sending, replies, synchronous sends, and the
 // interrupted/invalid lifecycle (DESIGN 5.4).
 #include "connection_impl.hpp"
+#include "idle_exit.hpp"
 #include "lookup.hpp"
 #include "node.hpp"
+#include "transactions.hpp"
 
 #include <xpc/protocol.hpp>
 #include <xpc/transport.hpp>
@@ -50,7 +52,9 @@ ConnectionImpl::ConnectionImpl(Kind kind, std::string name, std::uint64_t flags)
     : kind_(kind), name_(std::move(name)), flags_(flags) {}
 
 std::shared_ptr<ConnectionImpl> ConnectionImpl::named(std::string name, std::uint64_t flags) {
-  return std::shared_ptr<ConnectionImpl>(new ConnectionImpl(Kind::Named, std::move(name), flags));
+  auto impl = std::shared_ptr<ConnectionImpl>(new ConnectionImpl(Kind::Named, std::move(name), flags));
+  track(impl);
+  return impl;
 }
 
 std::shared_ptr<ConnectionImpl> ConnectionImpl::listener(std::string name) {
@@ -65,6 +69,7 @@ std::shared_ptr<ConnectionImpl> ConnectionImpl::peer(UniqueFd fd, std::string se
   impl->peer_pidfd_ = std::move(pidfd);
   impl->peer_.pidfd = impl->peer_pidfd_.get();
   impl->attach_socket_locked(std::move(fd));
+  track(impl);
   return impl;
 }
 
@@ -177,7 +182,11 @@ void ConnectionImpl::send(const Object& message, Connection::ReplyHandler on_rep
     return;
   }
   wire::Message out{next_id_locked(), 0, static_cast<bool>(on_reply), message};
-  if (auto* ctx = node_of(message.c_object())->context.get()) out.reply_to = ctx->reply_to;
+  std::shared_ptr<TransactionToken> answers;  // a reply ends its request's transaction once sent
+  if (auto* ctx = node_of(message.c_object())->context.get()) {
+    out.reply_to = ctx->reply_to;
+    if (out.reply_to != 0) answers = ctx->transaction;
+  }
   bool wants_reply = static_cast<bool>(on_reply);
   if (wants_reply) pending_.emplace(out.id, std::move(on_reply));
   auto socket = socket_;
@@ -185,6 +194,7 @@ void ConnectionImpl::send(const Object& message, Connection::ReplyHandler on_rep
   // the loop needs mu_ to read the replies that let the peer go on.
   lock.unlock();
   auto sent = wire::send(socket->get(), out);
+  if (answers) answers->end();
   // A peer that is gone shows as EOF on the loop, which fails the pending
   // reply with the right error (xpcd may have left its reason first). Any
   // other failure is this message's own: fail its reply now.
@@ -386,7 +396,9 @@ std::optional<ConnectionImpl::Inbound> ConnectionImpl::take(const Socket& from,
     return in;
   }
   if (xpc_object_s* node = node_of(message.body.c_object()); is_dictionary_like(node)) {
-    node->context = std::make_shared<MessageContext>(MessageContext{handle(), message.id, message.wants_reply, 0});
+    node->context = std::make_shared<MessageContext>(MessageContext{handle(), message.id, message.wants_reply, 0, {}});
+    // A service's work in hand until it replies (DESIGN 6).
+    if (kind_ == Kind::Peer && message.wants_reply) node->context->transaction = std::make_shared<TransactionToken>();
   }
   return Inbound{std::move(message.body), nullptr, {}};
 }
@@ -538,7 +550,7 @@ Object make_reply(const Object& message) {
   if (ctx == nullptr || !ctx->wants_reply) return Object();
   Object reply = Object::dictionary();
   detail::node_of(reply.c_object())->context =
-      std::make_shared<detail::MessageContext>(detail::MessageContext{ctx->connection, 0, false, ctx->id});
+      std::make_shared<detail::MessageContext>(detail::MessageContext{ctx->connection, 0, false, ctx->id, ctx->transaction});
   return reply;
 }
 

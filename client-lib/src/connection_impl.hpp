@@ -67,6 +67,11 @@ class ConnectionImpl : public Watched, public std::enable_shared_from_this<Conne
 
   void on_readable() override;
 
+  // The idle-exit handshake and termination-imminent (idle_exit.cpp).
+  bool has_work() const;
+  Object park_entry() const;
+  void termination_imminent();
+
  private:
   // Shared so a sender using it keeps it open even if the loop ends the
   // connection meanwhile: an fd number must never be used after close

@@ -1,7 +1,9 @@
 // The service side: the checkin channel from xpcd (DESIGN 5.3) and the
 // connections it hands over, each with its client's peer record.
 #include "connection_impl.hpp"
+#include "idle_exit.hpp"
 #include "runtime.hpp"
+#include "transactions.hpp"
 
 #include <xpc/protocol.hpp>
 #include <xpc/transport.hpp>
@@ -60,7 +62,10 @@ class CheckinChannel : public Watched {
       return;
     }
     const Object& body = received->body;
-    if (body[protocol::kEvent].as_string() == protocol::kConnection) accept(body, received->id);
+    auto event = body[protocol::kEvent].as_string();
+    if (event == protocol::kConnection) accept(body, received->id);
+    if (event == protocol::kExitIfIdle) answer_exit_if_idle(fd_.get());
+    if (event == protocol::kTerminationImminent) announce_termination();
   }
 
  private:
@@ -126,6 +131,7 @@ Result<Listener, std::string> Listener::start(ConnectionHandler on_connection, i
   auto channel = std::make_shared<detail::CheckinChannel>(std::move(owned), std::move(on_connection));
   int fd = channel->fd();
   detail::Runtime::get().watch(fd, channel);
+  detail::Transactions::get().attach(fd);
   // Checked in: xpcd hands over what it holds from now on.
   if (auto sent = wire::send(fd, wire::Message{1, 0, false, Object{{protocol::kEvent, protocol::kReady}}}); !sent) {
     channel->cancel();

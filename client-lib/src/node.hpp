@@ -12,6 +12,8 @@
 
 namespace xpc::detail {
 
+class TransactionToken;
+
 class ConnectionImpl;
 
 struct NullPayload {};
@@ -68,6 +70,9 @@ struct MessageContext {
   std::uint64_t id = 0;        // of the received message
   bool wants_reply = false;    // the sender awaits a reply to id
   std::uint64_t reply_to = 0;  // set on a reply being built
+  // The automatic transaction of a received message awaiting a reply,
+  // shared with the replies made from it (transactions.hpp).
+  std::shared_ptr<TransactionToken> transaction;
 };
 
 }  // namespace xpc::detail

@@ -46,7 +46,9 @@ class Reader {
       } else if (k == "bootstrap") {
         r = bootstrap(node);
       } else if (k == "activation_timeout") {
-        r = activation_timeout(node);
+        r = seconds(node, k, limits::kMaxActivationTimeoutSeconds, out_.config.activation_timeout);
+      } else if (k == "idle_timeout") {
+        r = seconds(node, k, limits::kMaxIdleTimeoutSeconds, out_.config.idle_timeout);
       } else if (k == "limits") {
         if (!node.is_table()) return wrong(node, "limits", "a table");
         r = limits(*node.as_table());
@@ -101,23 +103,23 @@ class Reader {
     return xpc::Ok{};
   }
 
-  xpc::Result<xpc::Ok, std::string> activation_timeout(const toml::node& node) {
-    double seconds = 0;
+  // A duration in seconds, integer or float, more than 0 and at most `max`.
+  xpc::Result<xpc::Ok, std::string> seconds(const toml::node& node, std::string_view key, double max,
+                                            std::optional<std::chrono::nanoseconds>& out) {
+    double value = 0;
     if (const auto* i = node.as_integer()) {
-      seconds = static_cast<double>(i->get());
+      value = static_cast<double>(i->get());
     } else if (const auto* f = node.as_floating_point()) {
-      seconds = f->get();
+      value = f->get();
     } else {
-      return wrong(node, "activation_timeout", "a number of seconds");
+      return wrong(node, key, "a number of seconds");
     }
-    if (!(seconds > 0 && seconds <= limits::kMaxActivationTimeoutSeconds)) {
+    if (!(value > 0 && value <= max)) {
       std::ostringstream text;
-      text << "must be more than 0 and at most " << limits::kMaxActivationTimeoutSeconds << " seconds, not "
-           << seconds;
-      return error(node, "activation_timeout", text.str());
+      text << "must be more than 0 and at most " << max << " seconds, not " << value;
+      return error(node, key, text.str());
     }
-    out_.config.activation_timeout =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds));
+    out = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(value));
     return xpc::Ok{};
   }
 

@@ -6,6 +6,7 @@
 //   manifest_dirs = ["/etc/xpcd/daemons"]   # replaces the domain's defaults
 //   bootstrap = "/run/xpcd/bootstrap"       # the bootstrap socket
 //   activation_timeout = 30                 # seconds (integer or float)
+//   idle_timeout = 30                       # seconds: TimeOut of jobs without one (unset: none)
 //   [limits]
 //   pending_lookups_per_uid = 256
 //   held_fds_per_uid = 512
@@ -39,6 +40,7 @@ struct DaemonConfig {
   std::optional<std::vector<std::string>> manifest_dirs;  // unset: the domain's defaults
   std::optional<std::string> bootstrap;                    // unset: $XPCD_BOOTSTRAP, else the domain's
   std::optional<std::chrono::nanoseconds> activation_timeout;  // unset: the engine's default
+  std::optional<std::chrono::nanoseconds> idle_timeout;        // unset: only jobs with TimeOut exit idle
   limits::UidLimits limits;
 };
 

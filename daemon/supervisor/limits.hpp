@@ -42,6 +42,10 @@ inline constexpr std::size_t kMaxConfigurableLimit = 1048576;
 // The default is job::limits::kDefaultActivationTimeout.
 inline constexpr double kMaxActivationTimeoutSeconds = 3600;
 
+// The default idle timeout set in xpcd.toml (idle_timeout, seconds): more
+// than 0, at most a day. Longer is "never": leave it unset.
+inline constexpr double kMaxIdleTimeoutSeconds = 86400;
+
 // How long an instance that closed its checkin channel but still runs keeps
 // the connections handed to it and not yet acknowledged. Closing it
 // normally means exiting, and the exit hands them to the next instance

@@ -47,14 +47,26 @@ struct Supervisor::Instance {
   // instance dies first, they go to the next instance instead of being
   // lost with it. Keyed by lookup id (the connection event's message id).
   std::map<job::LookupId, Held> unacked;
-  // Those of `unacked` whose connection event is not sent yet, in order:
-  // the channel was full (a service slow to read its checkin channel must
-  // not block xpcd), so they go when it is writable again.
-  std::deque<job::LookupId> unsent;
+  // What is not sent yet, in order: connection events (by the lookup id of
+  // their entry in `unacked`) and other messages (exit-if-idle, ...). The
+  // channel was full (a service slow to read it must not block xpcd), so
+  // they go when it is writable again.
+  std::deque<std::variant<job::LookupId, Object>> unsent;
+  bool exiting = false;  // it said "exiting": its connections are parked
   // The instance closed its end of the channel but lives on: it takes no
   // more connections. What it holds unacknowledged waits for its exit (to
   // go to the next instance) until this timer fails it (checkin_closed).
   SourcePtr closed_timer;
+};
+
+// A connection an instance handed back before its idle exit (DESIGN 6),
+// watched until its client writes (relaunch) or closes it (dropped).
+struct Supervisor::Parked {
+  Entry* entry;
+  std::string service;
+  UniqueFd service_end;
+  PeerRecord peer;
+  SourcePtr watch;
 };
 
 struct Supervisor::Entry {
@@ -76,6 +88,7 @@ struct Supervisor::Entry {
   std::vector<std::function<void()>> on_removed;  // Supervisor::bootout's callers
   std::shared_ptr<void> alive = std::make_shared<int>();  // expires with the entry
   std::vector<job::LookupId> redeliver;  // handed to an instance that was already gone
+  std::vector<std::unique_ptr<Parked>> parked;  // connections of its last idle exit
   std::unique_ptr<JobSockets> sockets;   // the Sockets listeners, for the job's whole life
   std::unique_ptr<JobDemand> demand;     // WatchPaths, QueueDirectories, PathState, calendar (demand_watch.hpp)
   std::unique_ptr<InetdChildren> inetd;  // inetd Wait=false only; declared last, destroyed first
@@ -106,7 +119,9 @@ Object peer_object(const PeerRecord& peer, const std::string& label) {
 }  // namespace
 
 Supervisor::Supervisor(sd_event* loop, SupervisorConfig config)
-    : loop_(loop), config_(std::move(config)), ledger_(config_.uid_limits) {
+    : loop_(loop), config_(std::move(config)), ledger_(config_.uid_limits) {}
+
+void Supervisor::open_notify_socket() {
   std::string path = config_.notify_socket;
   if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv); path.empty() && bootstrap != nullptr) {
     path = std::string(bootstrap) + ".notify";
@@ -197,7 +212,12 @@ xpc::Result<UniqueFd, Object> Supervisor::lookup(const std::string& name, std::u
     auto again = services_.find(name);
     if (again == services_.end() || again->second != entry || !held_.contains(id)) return UniqueFd::adopt(sv[0]);
   }
-  feed(*entry, job::Lookup{id});
+  if (entry->parked.empty()) {
+    feed(*entry, job::Lookup{id});
+  } else {  // the connections parked at its last idle exit go to the same instance
+    queue_.emplace_back(entry, job::Lookup{id});
+    unpark(*entry);
+  }
   return UniqueFd::adopt(sv[0]);
 }
 
@@ -269,6 +289,16 @@ void Supervisor::apply(Entry& entry, const job::Effect& effect) {
           }
         } else if constexpr (std::is_same_v<T, job::ArmCalendar>) {
           arm_calendar(entry, e.at);
+        } else if constexpr (std::is_same_v<T, job::AskExitIfIdle>) {
+          if (entry.instance && entry.instance->id == e.instance) {
+            tell(entry, Object{{xpc::protocol::kEvent, xpc::protocol::kExitIfIdle}, {xpc::protocol::kReason, e.reason}});
+          }
+        } else if constexpr (std::is_same_v<T, job::TerminationImminent>) {
+          if (entry.instance && entry.instance->id == e.instance) {
+            tell(entry, Object{{xpc::protocol::kEvent, xpc::protocol::kTerminationImminent}});
+          }
+        } else {
+          static_assert(sizeof(T) == 0, "an effect the supervisor does not carry out");
         }
       },
       effect);
@@ -319,6 +349,7 @@ void Supervisor::spawn(Entry& entry, job::InstanceId id) {
   }
   log_job(LogLevel::info, spec.label, "spawned", fmt::format("pid {}", instance.pid));
   entry.instance = std::move(instance);
+  unpark(entry);  // whatever started it, parked connections go to it (feed only queues here)
   predeliver(entry);
   queue_.emplace_back(&entry, job::SpawnSucceeded{id, entry.instance->pid});
 }
@@ -374,8 +405,26 @@ void Supervisor::deliver(Entry& entry, const std::vector<job::LookupId>& ids, bo
     entry.instance->unacked.emplace(id, std::move(held));
     // A closed channel takes nothing: the connection waits in unacked for
     // the instance's exit or the closed_timer (checkin_closed).
-    if (entry.instance->checkin_source) entry.instance->unsent.push_back(id);
+    if (entry.instance->checkin_source) entry.instance->unsent.emplace_back(id);
   }
+  flush_checkin(entry);
+}
+
+Object Supervisor::connection_event(const Held& held) const {
+  std::string client_label;
+  for (const auto& [label, other] : jobs_) {
+    if (other->instance && other->instance->pid == held.peer.pid) client_label = label;
+  }
+  return Object{{xpc::protocol::kEvent, xpc::protocol::kConnection},
+                {xpc::protocol::kFd, Object::fd(held.service_end.dup())},
+                {xpc::protocol::kService, held.service},
+                {xpc::protocol::kPeer, peer_object(held.peer, client_label)}};
+}
+
+// A message for the instance's checkin channel, after what waits already.
+void Supervisor::tell(Entry& entry, Object message) {
+  if (!entry.instance || !entry.instance->checkin_source) return;
+  entry.instance->unsent.emplace_back(std::move(message));
   flush_checkin(entry);
 }
 
@@ -398,21 +447,18 @@ void Supervisor::flush_checkin(Entry& entry) {
   if (!entry.instance || !entry.instance->checkin_source) return;
   Instance& instance = *entry.instance;
   while (!instance.unsent.empty()) {
-    auto it = instance.unacked.find(instance.unsent.front());
-    if (it == instance.unacked.end()) {  // failed meanwhile
-      instance.unsent.pop_front();
-      continue;
+    xpc::wire::Message message;
+    if (const auto* other = std::get_if<Object>(&instance.unsent.front())) {
+      message = {0, 0, false, *other};
+    } else {
+      auto it = instance.unacked.find(std::get<job::LookupId>(instance.unsent.front()));
+      if (it == instance.unacked.end()) {  // failed meanwhile
+        instance.unsent.pop_front();
+        continue;
+      }
+      message = {it->first, 0, false, connection_event(it->second)};
     }
-    const Held& held = it->second;
-    std::string client_label;
-    for (const auto& [label, other] : jobs_) {
-      if (other->instance && other->instance->pid == held.peer.pid) client_label = label;
-    }
-    Object event{{xpc::protocol::kEvent, xpc::protocol::kConnection},
-                 {xpc::protocol::kFd, Object::fd(held.service_end.dup())},
-                 {xpc::protocol::kService, held.service},
-                 {xpc::protocol::kPeer, peer_object(held.peer, client_label)}};
-    auto sent = xpc::wire::send(instance.checkin.get(), {it->first, 0, false, event});
+    auto sent = xpc::wire::send(instance.checkin.get(), message);
     if (!sent && sent.error().sys_errno == EAGAIN) break;
     if (!sent) {
       checkin_closed(entry);
@@ -514,15 +560,26 @@ void Supervisor::instance_exited(Entry& entry) {
   // What the instance said before it died still counts: a connection it
   // accepted is its own (its client gets EOF, then interrupted), not one to
   // hand to the next instance.
+  // So is the rest of what it said: parked connections, and "exiting",
+  // which makes this exit an idle one.
+  std::weak_ptr<void> alive = entry.alive;
   if (entry.instance->checkin) {
     for (;;) {
       auto said = xpc::wire::receive(entry.instance->checkin.get(), MSG_DONTWAIT);
       if (!said && said.error().sys_errno == ECONNRESET) continue;  // reported once, ahead of the data (checkin_readable)
       if (!said) break;
-      if (said->body[xpc::protocol::kEvent].as_string() == xpc::protocol::kAccepted) {
-        entry.instance->unacked.erase(said->body[xpc::protocol::kId].uint64_or(0));
-      }
+      heard(entry, said->body);
+      if (alive.expired() || !entry.instance) return;
     }
+  }
+  // DrainMessagesOnCrash: what a crashed instance was handed and had not
+  // taken is dropped, its clients told, rather than crash the next one too.
+  const bool crashed = info.si_code != CLD_EXITED && !entry.instance->exiting && entry.job.state() != job::State::stopping;
+  if (crashed && drains_on_crash(entry.job.spec())) {
+    std::vector<job::LookupId> dropped;
+    for (const auto& [lookup, held] : entry.instance->unacked) dropped.push_back(lookup);
+    fail(entry, dropped, fmt::format("{}: the service crashed ({}); its pending connections were dropped "
+                                     "(DrainMessagesOnCrash)", entry.job.label(), job::describe(status)));
   }
   for (auto& [lookup, held] : entry.instance->unacked) {
     held.charge.set_pending(true);
@@ -532,7 +589,6 @@ void Supervisor::instance_exited(Entry& entry) {
   log_job(LogLevel::info, entry.job.label(), "exited", fmt::format("pid {} {}", entry.instance->pid, job::describe(status)));
   entry.instance.reset();
   // The exit may finish a bootout: then feed frees the entry.
-  std::weak_ptr<void> alive = entry.alive;
   feed(entry, job::Exited{id, status});
   if (alive.expired()) return;
   // Only those still waiting: the exit may have failed some (an instance
@@ -567,12 +623,90 @@ void Supervisor::checkin_readable(Entry& entry) {
     if (entry.instance->checkin_source) checkin_closed(entry);
     return;
   }
-  auto event = received->body[xpc::protocol::kEvent].as_string();
+  heard(entry, received->body);
+}
+
+// One message from an instance on its checkin channel (DESIGN 5.3).
+void Supervisor::heard(Entry& entry, const Object& body) {
+  Instance& instance = *entry.instance;
+  const job::InstanceId id = instance.id;
+  auto event = body[xpc::protocol::kEvent].as_string();
   if (event == xpc::protocol::kReady) {
-    for (auto& [lookup, held] : entry.instance->unacked) held.charge.set_pending(false);
-    feed(entry, job::CheckedIn{entry.instance->id});
+    for (auto& [lookup, held] : instance.unacked) held.charge.set_pending(false);
+    feed(entry, job::CheckedIn{id});
+  } else if (event == xpc::protocol::kAccepted) {
+    instance.unacked.erase(body[xpc::protocol::kId].uint64_or(0));
+  } else if (event == xpc::protocol::kClean || event == xpc::protocol::kDirty) {
+    feed(entry, job::Transactions{id, event == xpc::protocol::kDirty});
+  } else if (event == xpc::protocol::kBusy) {
+    feed(entry, job::Busy{id});
+  } else if (event == xpc::protocol::kPark) {
+    park(entry, body[xpc::protocol::kConnections]);
+  } else if (event == xpc::protocol::kExiting) {
+    instance.exiting = true;
+    log_job(LogLevel::info, entry.job.label(), "parked",
+            fmt::format("pid {} parked {} connections and exits", instance.pid, entry.parked.size()));
+    feed(entry, job::ExitingIdle{id});
   }
-  if (event == xpc::protocol::kAccepted) entry.instance->unacked.erase(received->body[xpc::protocol::kId].uint64_or(0));
+}
+
+// Connections handed back by an instance that exits idle: each watched, so
+// the first one its client writes to relaunches the service.
+void Supervisor::park(Entry& entry, const Object& connections) {
+  const std::size_t count = connections.is(xpc::Type::Array) ? connections.size() : 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Object& one = connections[i];
+    UniqueFd fd = one[xpc::protocol::kFd].dup_fd();
+    if (!fd) continue;
+    const Object& record = one[xpc::protocol::kPeer];
+    PeerRecord peer{static_cast<pid_t>(record[xpc::protocol::kPid].int64_or(0)),
+                    static_cast<uid_t>(record[xpc::protocol::kUid].uint64_or(0)),
+                    static_cast<gid_t>(record[xpc::protocol::kGid].uint64_or(0)),
+                    std::string(record[xpc::protocol::kExe].string_or("")), record[xpc::protocol::kPidfd].dup_fd()};
+    auto parked = std::make_unique<Parked>(
+        Parked{&entry, std::string(one[xpc::protocol::kService].string_or("")), std::move(fd), std::move(peer), {}});
+    sd_event_source* source = nullptr;
+    if (sd_event_add_io(loop_, &source, parked->service_end.get(), EPOLLIN, on_parked, parked.get()) < 0) continue;
+    parked->watch.reset(source);
+    entry.parked.push_back(std::move(parked));
+  }
+}
+
+int Supervisor::on_parked(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* parked = static_cast<Parked*>(userdata);
+  Entry& entry = *parked->entry;
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && errno == EAGAIN) return 0;
+  if (n <= 0) {  // its client closed it: nobody to relaunch for
+    std::erase_if(entry.parked, [parked](const auto& p) { return p.get() == parked; });
+    return 0;
+  }
+  entry.owner->unpark(entry);
+  return 0;
+}
+
+// Every parked connection goes back to the job as a lookup, with its peer
+// record: the engine starts an instance (or hands them to the one being
+// started) as for any lookup.
+void Supervisor::unpark(Entry& entry) {
+  if (entry.parked.empty()) return;
+  std::vector<std::unique_ptr<Parked>> parked = std::exchange(entry.parked, {});
+  std::vector<job::LookupId> ids;
+  for (auto& p : parked) {
+    p->watch.reset();
+    job::LookupId id = ++last_lookup_;
+    held_.emplace(id, Held{&entry, std::move(p->service), std::move(p->service_end), std::move(p->peer), UidCharge{}});
+    ids.push_back(id);
+  }
+  for (std::size_t i = 0; i + 1 < ids.size(); ++i) queue_.emplace_back(&entry, job::Lookup{ids[i]});
+  feed(entry, job::Lookup{ids.back()});
+}
+
+bool Supervisor::drains_on_crash(const manifest::JobSpec& spec) {
+  if (spec.drain_messages_on_crash) return true;
+  return std::any_of(spec.mach_services.begin(), spec.mach_services.end(),
+                     [](const auto& service) { return service.drain_messages_on_crash; });
 }
 
 }  // namespace xpcd

@@ -51,6 +51,10 @@ class Supervisor {
   Supervisor(sd_event* loop, SupervisorConfig config);
   ~Supervisor();
 
+  // Binds the NOTIFY_SOCKET jobs get (config, else $XPCD_BOOTSTRAP.notify):
+  // once the bootstrap socket's path is known, before any job is loaded.
+  void open_notify_socket();
+
   // Bootstraps a job. Fails when its label or a service name is taken.
   xpc::Result<xpc::Ok, std::string> load(manifest::JobSpec spec);
 
@@ -71,6 +75,7 @@ class Supervisor {
   struct Instance;
   struct Entry;
   struct Held;
+  struct Parked;
 
   void feed(Entry& entry, job::Event event);
   void apply(Entry& entry, const job::Effect& effect);
@@ -85,6 +90,13 @@ class Supervisor {
   void predeliver(Entry& entry);
   void flush_checkin(Entry& entry);
   void checkin_closed(Entry& entry);
+  xpc::Object connection_event(const Held& held) const;
+  void tell(Entry& entry, xpc::Object message);
+  void heard(Entry& entry, const xpc::Object& body);
+  void park(Entry& entry, const xpc::Object& connections);
+  void unpark(Entry& entry);
+  static bool drains_on_crash(const manifest::JobSpec& spec);
+  static int on_parked(sd_event_source* s, int fd, uint32_t revents, void* userdata);
   static std::optional<std::string> refuses_connections(const Entry& entry);
   static int on_checkin_closed_timer(sd_event_source* s, uint64_t usec, void* userdata);
   void arm(Entry& entry, job::TimerKind kind, job::TimePoint at);

@@ -64,6 +64,12 @@ XPC_EXPORT xpc_connection_t xpc_dictionary_get_remote_connection(xpc_object_t xd
  * peer connection; it sets the peer's event handler and resumes it. */
 XPC_EXPORT void xpc_main(xpc_connection_handler_f handler) __attribute__((noreturn));
 
+/* Transactions (DESIGN 6): while one is open, xpcd does not ask the
+ * service to exit for idleness. A received message that awaits a reply
+ * holds one until the reply is sent or the message is released. */
+XPC_EXPORT void xpc_transaction_begin(void);
+XPC_EXPORT void xpc_transaction_end(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,7 @@
 // message channel to a named service (client side) or to one client
 // (service side, handed to the listener's connection handler). Handles are
 // shared: copies refer to the same connection, as xpc_connection_t does.
-// Not here: idle exit and transactions (later), endpoints (later).
+// Not here: endpoints (later).
 //
 // Semantics, after libxpc:
 // * mach_service(name) never fails. The name is looked up on first send;
@@ -107,6 +107,24 @@ XPC_EXPORT Object make_reply(const Object& message);
 
 // The connection a received message came from.
 XPC_EXPORT Connection remote_connection(const Object& message);
+
+// Transactions (DESIGN 6). While one is open, xpcd never asks the service
+// to exit for idleness (xpc_transaction_begin/end). Every received message
+// that awaits a reply holds one automatically, until the reply is sent or
+// the message (and every reply made from it) is dropped. Idle exit itself
+// is invisible to the service's clients: with no transaction, no queued
+// message, no reply awaited and no unread data, the library hands every
+// connection back to xpcd and exits 0; xpcd relaunches it when one of them
+// is written to and hands them all back.
+XPC_EXPORT void transaction_begin();
+XPC_EXPORT void transaction_end();
+class Transaction {
+ public:
+  Transaction() { transaction_begin(); }
+  ~Transaction() { transaction_end(); }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+};
 
 // The service side. `on_connection` is called on the loop for each new peer;
 // it sets the peer's event handler and resumes it.

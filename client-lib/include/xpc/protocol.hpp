@@ -11,14 +11,19 @@
 //
 // Checkin channel (XPCD_CHECKIN_FD in the service's environment):
 //   xpcd -> service  {event: "connection", fd: FD, service: S, peer: {...}}
-//                    {event: "exit-if-idle", reason: S}
+//                    {event: "exit-if-idle", reason: S} (DESIGN 6: answer
+//                    busy, or park every connection, say exiting, exit 0)
+//                    {event: "termination-imminent"} (a stop that cannot
+//                    wait: SIGTERM follows; peers get termination-imminent)
 //   service -> xpcd  {event: "ready"} (checked in: deliver what is held)
 //                    {event: "accepted", id: U} (took the connection of the
 //                    connection event with message id U; until then xpcd
 //                    keeps a copy, and hands it to the next instance if
 //                    this one dies first)
 //                    {event: "clean"} / {event: "dirty"} (transaction count
-//                    crossed zero), {event: "busy"}, {event: "park", ...},
+//                    crossed zero), {event: "busy"},
+//                    {event: "park", connections: [{fd: FD, service: S,
+//                    peer: {...}}, ...]} (in batches under the fd limit),
 //                    {event: "exiting"}
 // Peer record: {pid: I, pidfd: FD, uid: U, gid: U, exe: S, label: S}.
 #pragma once
@@ -63,6 +68,11 @@ inline constexpr std::string_view kDirty = "dirty";
 inline constexpr std::string_view kBusy = "busy";
 inline constexpr std::string_view kPark = "park";
 inline constexpr std::string_view kExiting = "exiting";
+inline constexpr std::string_view kTerminationImminent = "termination-imminent";
+inline constexpr const char* kConnections = "connections";
+// Connections per park message: each carries its fd and its client's
+// pidfd, and a message holds at most limits::kMaxFds (252) fds.
+inline constexpr std::size_t kParkBatch = 100;
 
 // Lookup flags.
 inline constexpr std::uint64_t kLookupPrivileged = 1u << 0;  // system domain only
@@ -78,6 +88,7 @@ inline constexpr std::string_view kErrorInterrupted = "interrupted";
 inline constexpr std::string_view kErrorTimeout = "timeout";
 inline constexpr std::string_view kErrorSendFailed = "send-failed";  // the message itself could not be sent
 inline constexpr std::string_view kErrorPeerRequirement = "peer-requirement";
+inline constexpr std::string_view kErrorTerminationImminent = "termination-imminent";
 
 inline constexpr const char* kSystemBootstrapPath = "/run/xpcd/bootstrap";
 

@@ -167,9 +167,9 @@ TEST_CASE("a config file with a wrong type makes xpcd exit 2 naming the key and 
 TEST_CASE("an unknown key in the config file is a warning, and xpcd serves") {
   XpcdFixture xpcd;
   xpcd.add_service("com.test.warned", "com.test.warned");
-  std::string config = write_config(xpcd, "idle_timeout = 5\n");
+  std::string config = write_config(xpcd, "throttle = 5\n");
   xpcd.start({"--config", config});
-  CHECK(xpcd.log().find(config + ":1:1: unknown key 'idle_timeout' (ignored)") != std::string::npos);
+  CHECK(xpcd.log().find(config + ":1:1: unknown key 'throttle' (ignored)") != std::string::npos);
   Connection c = Connection::mach_service("com.test.warned");
   c.resume();
   Object reply = c.send_sync(Object{{"text", "hello"}}, 10s);

@@ -4,7 +4,9 @@
 // was launched. Then it serves: a reply carries its pid and what it knows
 // of the peer; {"op": "exit", "code": N} makes it exit at once;
 // {"op": "stall"} stops its loop (no more reads of anything, the checkin
-// channel included) until it gets SIGUSR1.
+// channel included) until it gets SIGUSR1. Every other message is counted
+// in STATE_DIR/seen (one line each, across instances); {"op": "count"}
+// replies with that count, so a test can see that no message was lost.
 //   test-service STATE_DIR [--exit-before-checkin CODE | --close-checkin]
 // --close-checkin: checks in by hand, closes its checkin channel and lives
 // on without taking a connection.
@@ -16,6 +18,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -55,9 +58,12 @@ int main(int argc, char** argv) {
   sigaddset(&usr1, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
 
-  xpc::service_main([&usr1](xpc::Connection peer) {
-    peer.set_event_handler([peer, &usr1](const xpc::Object& message) mutable {
+  const std::string seen = std::string(argv[1]) + "/seen";
+  xpc::service_main([&usr1, &seen](xpc::Connection peer) {
+    peer.set_event_handler([peer, &usr1, seen](const xpc::Object& message) mutable {
       if (!message.is(xpc::Type::Dictionary)) return;
+      bool count = message["op"].as_string() == "count";
+      if (!count) std::ofstream(seen, std::ios::app) << "seen\n";
       if (message["op"].as_string() == "exit") _exit(static_cast<int>(message["code"].int64_or(0)));
       if (message["op"].as_string() == "stall") {
         int signal = 0;
@@ -70,6 +76,11 @@ int main(int argc, char** argv) {
       reply["peer-uid"] = std::uint64_t{peer.peer().uid};
       reply["peer-exe"] = peer.peer().exe;
       reply["text"] = message["text"];
+      if (count) {
+        std::ifstream in(seen);
+        reply["count"] = static_cast<std::int64_t>(
+            std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
+      }
       peer.send(reply);
     });
     peer.resume();

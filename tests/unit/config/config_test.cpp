@@ -50,10 +50,10 @@ TEST_CASE("every key is read") {
 }
 
 TEST_CASE("an unknown key is a warning with its position, and the rest is read") {
-  auto r = parse("bootstrap = \"/b\"\nidle_timeout = 5\n[limits]\nparked = 1\n", "x.toml");
+  auto r = parse("bootstrap = \"/b\"\nthrottle = 5\n[limits]\nparked = 1\n", "x.toml");
   REQUIRE(r.ok());
   REQUIRE(r->warnings.size() == 2);
-  CHECK(r->warnings[0] == "x.toml:2:1: unknown key 'idle_timeout' (ignored)");
+  CHECK(r->warnings[0] == "x.toml:2:1: unknown key 'throttle' (ignored)");
   CHECK(r->warnings[1] == "x.toml:4:1: unknown key 'limits.parked' (ignored)");
   CHECK(*r->config.bootstrap == "/b");
 }
@@ -96,6 +96,10 @@ TEST_CASE("bounds, each at N and N+1 (or N-1 below a minimum)") {
         "x.toml:1:13: 'bootstrap' is 108 bytes long; a unix socket path holds at most 107");
 
   CHECK(ok("activation_timeout = 3600").activation_timeout == std::chrono::seconds(3600));
+  CHECK(ok("idle_timeout = 86400").idle_timeout == std::chrono::seconds(86400));
+  CHECK(error_of("idle_timeout = 86401").find("x.toml:1:16: 'idle_timeout' must be more than 0 and at most 86400") == 0);
+  CHECK(*ok("idle_timeout = 0.05").idle_timeout == std::chrono::milliseconds(50));
+  CHECK(error_of("idle_timeout = 0").find("'idle_timeout' must be more than 0") != std::string::npos);
   CHECK(error_of("activation_timeout = 3601") ==
         "x.toml:1:22: 'activation_timeout' must be more than 0 and at most 3600 seconds, not 3601");
   CHECK(ok("activation_timeout = 0.001").activation_timeout == std::chrono::milliseconds(1));
