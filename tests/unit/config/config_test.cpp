@@ -50,10 +50,10 @@ TEST_CASE("every key is read") {
 }
 
 TEST_CASE("an unknown key is a warning with its position, and the rest is read") {
-  auto r = parse("bootstrap = \"/b\"\nthrottle = 5\n[limits]\nparked = 1\n", "x.toml");
+  auto r = parse("bootstrap = \"/b\"\ndbus = 5\n[limits]\nparked = 1\n", "x.toml");
   REQUIRE(r.ok());
   REQUIRE(r->warnings.size() == 2);
-  CHECK(r->warnings[0] == "x.toml:2:1: unknown key 'throttle' (ignored)");
+  CHECK(r->warnings[0] == "x.toml:2:1: unknown key 'dbus' (ignored)");
   CHECK(r->warnings[1] == "x.toml:4:1: unknown key 'limits.parked' (ignored)");
   CHECK(*r->config.bootstrap == "/b");
 }
