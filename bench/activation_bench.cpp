@@ -7,7 +7,8 @@
 //     under a real xpcd vs connect() to a listening raw_echo + one reply;
 // (3) cold start: lookup of a stopped service + first reply vs posix_spawn
 //     of the same echo-service by hand (checkin channel handed over, as
-//     xpcd does) + reply, vs systemd-socket-activate exec'ing raw_echo, vs
+//     xpcd does) + reply, vs systemd-socket-activate --accept fork+exec'ing
+//     raw_echo per connection, vs
 //     posix_spawn of raw_echo (the libc-only floor).
 // A program, not a test: scripts/bench builds and runs it. It starts its
 // own xpcd on a temp dir and kills everything it started, even on failure.
@@ -36,6 +37,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -378,31 +380,50 @@ double echo_by_hand(const Paths& p, const std::string& exe, const Object& messag
   return ns;
 }
 
-double socket_activated(const Paths& p) {
-  std::string path = p.dir + "/activate.sock";
-  std::filesystem::remove(path);
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) die("pipe");
-  pid_t pid = spawn({kSocketActivate, "--seqpacket", "-l", path, p.raw_echo, "once"}, {{out[1], 2}}, {}, "");
-  ::close(out[1]);
-  std::string said;  // waits (untimed) until it listens: "Listening on PATH as 3."
-  char buffer[256];
-  while (said.find(" as 3.") == std::string::npos) {
-    pollfd pfd{out[0], POLLIN, 0};
-    ssize_t n = ::poll(&pfd, 1, 5000) == 1 ? ::read(out[0], buffer, sizeof buffer) : -1;
-    if (n <= 0) die("systemd-socket-activate did not listen; it said: " + said);
-    said.append(buffer, static_cast<std::size_t>(n));
+// systemd-socket-activate --accept: it listens, and forks and execs
+// raw_echo for each connection (fd 3 the connection), so every connect is
+// a true cold start, as a lookup of a stopped service is. (Without
+// --accept it execs the program at once, before anyone connects, and a
+// timed connect would find it already started.) Started once, untimed.
+class SocketActivator {
+ public:
+  explicit SocketActivator(const Paths& p) : path_(p.dir + "/activate.sock") {
+    std::filesystem::remove(path_);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) die("pipe");
+    pid_ = spawn({kSocketActivate, "--seqpacket", "--accept", "-l", path_, p.raw_echo, "once"}, {{out[1], 2}}, {}, "");
+    ::close(out[1]);
+    std::string said;  // waits until it listens: "Listening on PATH as 3."
+    char buffer[256];
+    while (said.find(" as 3.") == std::string::npos) {
+      pollfd pfd{out[0], POLLIN, 0};
+      ssize_t n = ::poll(&pfd, 1, 5000) == 1 ? ::read(out[0], buffer, sizeof buffer) : -1;
+      if (n <= 0) die("systemd-socket-activate did not listen; it said: " + said);
+      said.append(buffer, static_cast<std::size_t>(n));
+    }
+    // Kept open and drained before each connect: it logs every connection
+    // to stderr, and a closed pipe would kill it (SIGPIPE), a full one stall it.
+    log_ = UniqueFd::adopt(out[0]);
+    ::fcntl(log_.get(), F_SETFL, O_NONBLOCK);
   }
-  std::vector<std::byte> bytes = request_bytes();
-  auto t = Clock::now();
-  UniqueFd fd = connect_to(path);
-  raw_round_trip(fd.get(), bytes);
-  double ns = PerOperation::ns_since(t);
-  fd = UniqueFd();
-  reap(pid, false);  // raw_echo once, exec'd in its place, exits after one reply
-  ::close(out[0]);
-  return ns;
-}
+  ~SocketActivator() { reap(pid_, true); }
+
+  double once() const {
+    char buffer[4096];
+    while (::read(log_.get(), buffer, sizeof buffer) > 0) {
+    }
+    std::vector<std::byte> bytes = request_bytes();
+    auto t = Clock::now();
+    UniqueFd fd = connect_to(path_);
+    raw_round_trip(fd.get(), bytes);
+    return PerOperation::ns_since(t);
+  }
+
+ private:
+  std::string path_;
+  pid_t pid_ = -1;
+  UniqueFd log_;
+};
 
 double raw_by_hand(const Paths& p, const std::vector<std::byte>& bytes) {
   auto t = Clock::now();
@@ -441,8 +462,11 @@ void cold_start(const Paths& p) {
       {"(a) posix_spawn echo-service by hand + reply", [&] { return echo_by_hand(p, exe, message); }},
       {"(c) posix_spawn raw_echo (libc only) + reply", [&] { return raw_by_hand(p, bytes); }},
   };
+  std::optional<SocketActivator> activator;
   if (::access(kSocketActivate, X_OK) == 0) {
-    sides.insert(sides.begin() + 2, {"(b) systemd-socket-activate + raw_echo + reply", [&] { return socket_activated(p); }});
+    activator.emplace(p);
+    sides.insert(sides.begin() + 2,
+                 {"(b) systemd-socket-activate --accept: fork+exec raw_echo + reply", [&] { return activator->once(); }});
   } else {
     std::printf("(3b) skipped: no %s\n", kSocketActivate);
   }
