@@ -1,13 +1,37 @@
 // Transactions: the count and its transitions on the checkin channel.
 #include "transactions.hpp"
 
+#include "runtime.hpp"
+
 #include <xpc/xpc.h>
 #include <xpc/connection.h>
 #include <xpc/connection.hpp>
 #include <xpc/protocol.hpp>
 #include <xpc/transport.hpp>
 
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 namespace xpc::detail {
+
+namespace {
+
+class CleanTimer : public Watched {
+ public:
+  explicit CleanTimer(int fd) : fd_(fd) {}
+  void on_readable() override {
+    std::uint64_t expirations = 0;
+    (void)::read(fd_, &expirations, sizeof expirations);
+    Transactions::get().clean_timer_fired();
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
 
 Transactions& Transactions::get() {
   static Transactions* transactions = new Transactions;  // never destroyed: used until _exit
@@ -16,25 +40,45 @@ Transactions& Transactions::get() {
 
 void Transactions::begin() {
   std::lock_guard lock(mu_);
-  if (count_++ == 0) report_locked(true);
+  if (count_++ == 0 && !told_dirty_) report_locked(true);
 }
 
 // An end without a begin is the caller's bug; the count stays at 0.
 void Transactions::end() {
   std::lock_guard lock(mu_);
   if (count_ == 0) return;
-  if (--count_ == 0) report_locked(false);
+  if (--count_ == 0 && told_dirty_) arm_clean_locked();
 }
 
+// A service starts clean, as xpcd assumes at check-in.
 void Transactions::attach(int checkin_fd) {
   std::lock_guard lock(mu_);
   checkin_fd_ = checkin_fd;
+  clean_timer_ = UniqueFd::adopt(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (clean_timer_) Runtime::get().watch(clean_timer_.get(), std::make_shared<CleanTimer>(clean_timer_.get()));
   if (count_ > 0) report_locked(true);
+}
+
+// Armed at most once per delay, whatever the rate of transitions.
+void Transactions::arm_clean_locked() {
+  if (clean_armed_) return;
+  if (!clean_timer_) return report_locked(false);
+  itimerspec at{};
+  at.it_value.tv_nsec = std::chrono::nanoseconds(kCleanDelay).count();
+  clean_armed_ = ::timerfd_settime(clean_timer_.get(), 0, &at, nullptr) == 0;
+  if (!clean_armed_) report_locked(false);
+}
+
+void Transactions::clean_timer_fired() {
+  std::lock_guard lock(mu_);
+  clean_armed_ = false;
+  if (count_ == 0 && told_dirty_) report_locked(false);
 }
 
 // Under mu_, so the reports go out in the order of the transitions.
 void Transactions::report_locked(bool dirty) {
   if (checkin_fd_ < 0) return;
+  told_dirty_ = dirty;
   Object event{{protocol::kEvent, dirty ? protocol::kDirty : protocol::kClean}};
   (void)wire::send(checkin_fd_, wire::Message{0, 0, false, event});
 }

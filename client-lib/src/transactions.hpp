@@ -2,16 +2,29 @@
 // in hand. While it is above zero xpcd never asks the service to exit for
 // idleness; only the 0 <-> 1 transitions are reported ("dirty", "clean") on
 // the checkin channel. Internal.
+//
+// "clean" is reported once the count has stayed at 0 for kCleanDelay (a
+// timerfd on the loop), not at every 1 -> 0: a service answering request
+// after request would otherwise send two messages to xpcd per request. So
+// xpcd's idle clock starts that much later, and "dirty" is sent only when
+// xpcd was last told "clean". The reports only steer xpcd's idle timer;
+// what keeps a busy service alive is its answer to exit-if-idle.
 #pragma once
 
+#include <xpc/unique_fd.hpp>
+
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 
 namespace xpc::detail {
 
 class Transactions {
  public:
+  static constexpr std::chrono::milliseconds kCleanDelay{5};
+
   static Transactions& get();
 
   void begin();
@@ -23,13 +36,19 @@ class Transactions {
   // (the exit-if-idle decision and the park that follows).
   std::unique_lock<std::mutex> freeze() { return std::unique_lock(mu_); }
   std::size_t count_locked() const { return count_; }
+  // The timerfd fired: "clean" if the count is still 0.
+  void clean_timer_fired();
 
  private:
   void report_locked(bool dirty);
+  void arm_clean_locked();
 
   std::mutex mu_;
   std::size_t count_ = 0;
   int checkin_fd_ = -1;
+  bool told_dirty_ = false;  // what xpcd was told last
+  bool clean_armed_ = false;
+  UniqueFd clean_timer_;     // made at attach
 };
 
 // One automatic transaction: a received message that awaits a reply. It
