@@ -223,6 +223,9 @@ int main(int argc, char** argv) {
   // Jobs find this daemon through the same variable clients use.
   ::setenv(xpc::protocol::kBootstrapEnv, served->c_str(), 1);
   supervisor.open_notify_socket();
+  if (config.pressure.memory) {
+    supervisor.watch_memory_pressure("/proc/pressure/memory", {config.pressure.stall, config.pressure.window});
+  }
   // Loads the manifests now and keeps them in step with the directories.
   xpcd::ManifestWatch manifests(loop.get(), supervisor, options.manifest_dirs);
   manifests.start();

@@ -52,6 +52,9 @@ class Reader {
       } else if (k == "limits") {
         if (!node.is_table()) return wrong(node, "limits", "a table");
         r = limits(*node.as_table());
+      } else if (k == "pressure") {
+        if (!node.is_table()) return wrong(node, "pressure", "a table");
+        r = pressure(*node.as_table());
       } else {
         unknown(key, "");
       }
@@ -150,6 +153,41 @@ class Reader {
         unknown(key, "limits");
       }
       if (!r) return r;
+    }
+    return xpc::Ok{};
+  }
+
+  // [pressure]: the PSI trigger's bounds are the kernel's (a window of
+  // 500 ms to 10 s, a stall shorter than the window).
+  xpc::Result<xpc::Ok, std::string> pressure(const toml::table& table) {
+    PressureConfig& out = out_.config.pressure;
+    for (const auto& [key, node] : table) {
+      std::string_view k = key.str();
+      xpc::Result<xpc::Ok, std::string> r = xpc::Ok{};
+      if (k == "memory") {
+        const auto* b = node.as_boolean();
+        if (b == nullptr) return wrong(node, "pressure.memory", "true or false");
+        out.memory = b->get();
+      } else if (k == "memory_stall_ms" || k == "memory_window_ms") {
+        bool stall = k == "memory_stall_ms";
+        const auto* i = node.as_integer();
+        std::string name = "pressure." + std::string(k);
+        if (i == nullptr) return wrong(node, name, "an integer (milliseconds)");
+        std::int64_t min = stall ? 1 : kMinPressureWindowMs, max = kMaxPressureWindowMs;
+        if (i->get() < min || i->get() > max) {
+          return error(node, name, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", not " +
+                                       std::to_string(i->get()));
+        }
+        (stall ? out.stall : out.window) = std::chrono::milliseconds(i->get());
+      } else {
+        unknown(key, "pressure");
+      }
+      if (!r) return r;
+    }
+    if (out.stall >= out.window) {
+      return error(table, "pressure.memory_stall_ms",
+                   "must be shorter than pressure.memory_window_ms (" + std::to_string(out.stall.count()) +
+                       " >= " + std::to_string(out.window.count()) + ")");
     }
     return xpc::Ok{};
   }

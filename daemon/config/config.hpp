@@ -10,6 +10,10 @@
 //   [limits]
 //   pending_lookups_per_uid = 256
 //   held_fds_per_uid = 512
+//   [pressure]
+//   memory = true                           # the PSI trigger on /proc/pressure/memory
+//   memory_stall_ms = 150                   # tasks stalled this long on memory ...
+//   memory_window_ms = 2000                 # ... within this window (a multiple of 2 s without CAP_SYS_RESOURCE)
 //
 // An unknown key is a warning (a newer file on an older xpcd still runs); a
 // wrong type or a value out of bounds is an error naming the key and
@@ -22,6 +26,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,12 +41,23 @@ inline constexpr std::size_t kMaxBootstrapPathLength = 107;
 // The system domain's config file; used only when it exists.
 inline constexpr std::string_view kSystemConfigPath = "/etc/xpcd/xpcd.toml";
 
+// The kernel's bounds on a PSI trigger window.
+inline constexpr std::int64_t kMinPressureWindowMs = 500;
+inline constexpr std::int64_t kMaxPressureWindowMs = 10000;
+
+struct PressureConfig {
+  bool memory = true;
+  std::chrono::milliseconds stall{150};
+  std::chrono::milliseconds window{2000};
+};
+
 struct DaemonConfig {
   std::optional<std::vector<std::string>> manifest_dirs;  // unset: the domain's defaults
   std::optional<std::string> bootstrap;                    // unset: $XPCD_BOOTSTRAP, else the domain's
   std::optional<std::chrono::nanoseconds> activation_timeout;  // unset: the engine's default
   std::optional<std::chrono::nanoseconds> idle_timeout;        // unset: only jobs with TimeOut exit idle
   limits::UidLimits limits;
+  PressureConfig pressure;
 };
 
 struct Loaded {

@@ -121,6 +121,23 @@ Object peer_object(const PeerRecord& peer, const std::string& label) {
 Supervisor::Supervisor(sd_event* loop, SupervisorConfig config)
     : loop_(loop), config_(std::move(config)), ledger_(config_.uid_limits) {}
 
+void Supervisor::watch_memory_pressure(const std::string& path, const PressureTrigger& trigger) {
+  auto watch = PressureWatch::open(loop_, path, trigger, [this] {
+    log_line(LogLevel::notice, "memory pressure: asking clean jobs with EnablePressuredExit to exit");
+    std::vector<Entry*> all;
+    for (auto& [label, entry] : jobs_) all.push_back(entry.get());
+    if (all.empty()) return;
+    for (std::size_t i = 0; i + 1 < all.size(); ++i) queue_.emplace_back(all[i], job::MemoryPressure{});
+    feed(*all.back(), job::MemoryPressure{});
+  });
+  if (!watch) {
+    log_line(LogLevel::warning, watch.error() + "; no pressured exits");
+    return;
+  }
+  log_line(LogLevel::info, fmt::format("memory pressure trigger '{}' armed on {}", trigger_line(trigger), path));
+  pressure_ = std::move(*watch);
+}
+
 void Supervisor::open_notify_socket() {
   std::string path = config_.notify_socket;
   if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv); path.empty() && bootstrap != nullptr) {

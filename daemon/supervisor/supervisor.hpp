@@ -13,6 +13,7 @@
 #include "manifest/job_spec.hpp"
 #include "supervisor/event_loop.hpp"
 #include "supervisor/notify_socket.hpp"
+#include "supervisor/pressure_watch.hpp"
 #include "supervisor/uid_ledger.hpp"
 
 #include <xpc/object.hpp>
@@ -54,6 +55,10 @@ class Supervisor {
   // Binds the NOTIFY_SOCKET jobs get (config, else $XPCD_BOOTSTRAP.notify):
   // once the bootstrap socket's path is known, before any job is loaded.
   void open_notify_socket();
+
+  // Watches memory pressure (PSI, pressure_watch.hpp): on each trigger every
+  // job hears MemoryPressure. A kernel without PSI is logged, not fatal.
+  void watch_memory_pressure(const std::string& path, const PressureTrigger& trigger);
 
   // Bootstraps a job. Fails when its label or a service name is taken.
   xpc::Result<xpc::Ok, std::string> load(manifest::JobSpec spec);
@@ -117,6 +122,7 @@ class Supervisor {
   std::deque<std::pair<Entry*, job::Event>> queue_;     // events raised while applying effects
   bool feeding_ = false;
   std::unique_ptr<NotifySocket> notify_;  // null when it could not be bound (logged)
+  std::unique_ptr<PressureWatch> pressure_;  // null without PSI (logged)
   UidLedger ledger_;  // what each client uid makes this daemon hold (uid_ledger.hpp)
 };
 

@@ -97,6 +97,18 @@ TEST_CASE("bounds, each at N and N+1 (or N-1 below a minimum)") {
 
   CHECK(ok("activation_timeout = 3600").activation_timeout == std::chrono::seconds(3600));
   CHECK(ok("idle_timeout = 86400").idle_timeout == std::chrono::seconds(86400));
+  // [pressure]: the kernel's PSI window bounds at N and N+1, a stall shorter than the window.
+  CHECK(ok("[pressure]\nmemory_window_ms = 500\nmemory_stall_ms = 499\n").pressure.window == std::chrono::milliseconds(500));
+  CHECK(ok("[pressure]\nmemory_window_ms = 10000\n").pressure.window == std::chrono::seconds(10));
+  CHECK(error_of("[pressure]\nmemory_window_ms = 499\n") ==
+        "x.toml:2:20: 'pressure.memory_window_ms' must be from 500 to 10000, not 499");
+  CHECK(error_of("[pressure]\nmemory_window_ms = 10001\n").find("must be from 500 to 10000, not 10001") !=
+        std::string::npos);
+  CHECK(error_of("[pressure]\nmemory_window_ms = 500\nmemory_stall_ms = 500\n").find(
+            "'pressure.memory_stall_ms' must be shorter than pressure.memory_window_ms (500 >= 500)") !=
+        std::string::npos);
+  CHECK_FALSE(ok("[pressure]\nmemory = false\n").pressure.memory);
+  CHECK(ok("").pressure.memory);
   CHECK(error_of("idle_timeout = 86401").find("x.toml:1:16: 'idle_timeout' must be more than 0 and at most 86400") == 0);
   CHECK(*ok("idle_timeout = 0.05").idle_timeout == std::chrono::milliseconds(50));
   CHECK(error_of("idle_timeout = 0").find("'idle_timeout' must be more than 0") != std::string::npos);
