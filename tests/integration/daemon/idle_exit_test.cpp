@@ -1,11 +1,14 @@
-// Idle exit that loses nothing (DESIGN 6), with a real xpcd and real
-// services: with TimeOut = 50 ms the service exits between the clients'
+// Idle exit that loses nothing (DESIGN 6), and the stops and crashes
+// around it, with a real xpcd and real services: with TimeOut = 50 ms the service exits between the clients'
 // requests, again and again, and the clients never notice: every request
 // gets its reply, no one-way message is lost, nobody sees an error.
 // XPCD_IDLE_STRESS_REQUESTS overrides the 2,000 requests per client.
 #include "xpcd_fixture.hpp"
 
 #include <xpc/connection.hpp>
+#include <xpc/transport.hpp>
+
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -168,4 +171,75 @@ TEST_CASE("a service holding a transaction (a reply not sent yet) is never asked
   for (auto at = log.find(asked); at != std::string::npos; at = log.find(asked, at + 1)) ++asks;
   CHECK_MESSAGE(asks >= 1, log);
   CHECK_MESSAGE(asks <= 2, log);
+}
+
+namespace {
+
+// Waits (bounded) until process `pid` has ended; false if it did not.
+bool wait_exit(pid_t pid, int timeout_ms) {
+  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return errno == ESRCH;
+  pollfd p{pidfd.get(), POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) == 1;
+}
+
+}  // namespace
+
+TEST_CASE("a stop of a dirty service: its peers hear termination-imminent, then SIGTERM, then SIGKILL") {
+  XpcdFixture xpcd;
+  xpcd.add_service("com.test.dirty", "com.test.dirty", "ExitTimeOut = 1");
+  xpcd.start();
+  Connection c = Connection::mach_service("com.test.dirty");
+  c.set_event_handler([](const Object&) {});
+  c.resume();
+  Object held = c.send_sync(Object{{"op", "hold"}}, 20s);  // a transaction it never ends; SIGTERM ignored
+  auto pid = static_cast<pid_t>(held["pid"].int64_or(0));
+  REQUIRE(pid > 0);
+  // Bootout (the manifest removed): dirty, so no handshake.
+  std::filesystem::remove(xpcd.root() / "manifests" / "com.test.dirty.toml");
+  CHECK_MESSAGE(wait_exit(pid, 20'000), xpcd.log());
+  CHECK_MESSAGE(std::filesystem::exists(xpcd.root() / "state" / ("terminating." + std::to_string(pid))), xpcd.log());
+  CHECK(xpcd.log().find("com.test.dirty: still running after ExitTimeOut, sent SIGKILL") != std::string::npos);
+}
+
+TEST_CASE("DrainMessagesOnCrash: what a crashed instance had not taken is dropped, its clients told; without it, it goes to the next") {
+  XpcdFixture xpcd;
+  xpcd.add_service("com.test.drain", "com.test.drain", "DrainMessagesOnCrash = true\nThrottleInterval = 1");
+  xpcd.add_service("com.test.keep", "com.test.keep", "ThrottleInterval = 1");
+  xpcd.start();
+  for (const std::string name : {"com.test.drain", "com.test.keep"}) {
+    CAPTURE(name);
+    Connection c = Connection::mach_service(name);
+    c.set_event_handler([](const Object&) {});
+    c.resume();
+    Object hello = c.send_sync(Object{{"text", "hello"}}, 20s);
+    auto pid = static_cast<pid_t>(hello["pid"].int64_or(0));
+    REQUIRE(pid > 0);
+    // Its loop stops once it has answered: the lookups below stay unaccepted.
+    REQUIRE(c.send_sync(Object{{"op", "stall"}}, 20s).is(Type::Dictionary));
+    std::vector<Object> waiting;
+    for (int i = 0; i < 3; ++i) waiting.push_back(xpc::test::raw_lookup(name));
+    // SIGKILL: a crash no sanitizer turns into an exit status.
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(wait_exit(pid, 10'000));
+    for (auto& lookup : waiting) {
+      int fd = lookup[protocol::kFd].borrowed_fd();
+      REQUIRE(fd >= 0);
+      if (name == "com.test.drain") {
+        Object failure = xpc::test::failure_on(lookup);
+        CHECK(failure[kErrorKeyCode].as_string() == protocol::kErrorInvalid);
+        CHECK_MESSAGE(std::string(failure[kErrorKeyDescription].string_or("")).find("(DrainMessagesOnCrash)") !=
+                          std::string::npos,
+                      failure.description());
+      } else {
+        REQUIRE(wire::send(fd, {1, 0, true, Object{{"text", "again"}}}).ok());
+        pollfd p{fd, POLLIN, 0};
+        REQUIRE(::poll(&p, 1, 20'000) == 1);
+        auto reply = wire::receive(fd);
+        REQUIRE(reply.ok());
+        CHECK(reply->body["text"].as_string() == "again");
+        CHECK(reply->body["pid"].int64_or(0) != pid);  // the next instance
+      }
+    }
+  }
 }

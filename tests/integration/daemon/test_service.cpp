@@ -7,6 +7,10 @@
 // channel included) until it gets SIGUSR1. Every other message is counted
 // in STATE_DIR/seen (one line each, across instances); {"op": "count"}
 // replies with that count, so a test can see that no message was lost.
+// {"op": "hold"} opens a transaction that is never closed and makes the
+// service ignore SIGTERM (a dirty service a stop must escalate on); a
+// termination-imminent on any peer connection is recorded in
+// STATE_DIR/terminating.PID.
 //   test-service STATE_DIR [--exit-before-checkin CODE | --close-checkin]
 // --close-checkin: checks in by hand, closes its checkin channel and lives
 // on without taking a connection.
@@ -59,13 +63,22 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
 
   const std::string seen = std::string(argv[1]) + "/seen";
-  xpc::service_main([&usr1, &seen](xpc::Connection peer) {
-    peer.set_event_handler([peer, &usr1, seen](const xpc::Object& message) mutable {
+  xpc::service_main([&usr1, &seen, argv](xpc::Connection peer) {
+    peer.set_event_handler([peer, &usr1, seen, argv](const xpc::Object& message) mutable {
+      if (message.is(xpc::Type::Error) && message[xpc::kErrorKeyCode].as_string() == "termination-imminent") {
+        std::ofstream(std::string(argv[1]) + "/terminating." + std::to_string(getpid())) << "yes\n";
+      }
       if (!message.is(xpc::Type::Dictionary)) return;
+      if (message["op"].as_string() == "hold") {
+        xpc::transaction_begin();
+        ::signal(SIGTERM, SIG_IGN);
+      }
       bool count = message["op"].as_string() == "count";
       if (!count) std::ofstream(seen, std::ios::app) << "seen\n";
       if (message["op"].as_string() == "exit") _exit(static_cast<int>(message["code"].int64_or(0)));
       if (message["op"].as_string() == "stall") {
+        // Answered first, when asked: the asker then knows the loop is stopped.
+        if (xpc::Object stalled = xpc::make_reply(message); !stalled.is_null()) peer.send(stalled);
         int signal = 0;
         sigwait(&usr1, &signal);
       }
