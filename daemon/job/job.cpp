@@ -60,7 +60,7 @@ Effects Job::handle(const Event& event, TimePoint now) {
     fail_one(lookup->id, named("job was removed"));
   } else if (std::holds_alternative<Kickstart>(event) || std::holds_alternative<Stop>(event) ||
              std::holds_alternative<Signal>(event)) {
-    emit(Refused{named("job was removed")});
+    refuse(named("job was removed"));
   }
   return std::move(out_);
 }
@@ -89,10 +89,25 @@ bool Job::standing_demand() const {
          keep_alive_.standing(spec_.keep_alive);
 }
 
+std::string Job::standing_reason() const {
+  if (kick_pending_) return "kickstart";
+  if (!waiting_.empty()) return "lookup";
+  if (run_at_load_pending_) return spec_.run_at_load ? "RunAtLoad" : "RunAtLoad (implied by KeepAlive.SuccessfulExit)";
+  if (queue_nonempty_) return "QueueDirectories";
+  if (spec_.keep_alive.always) return "KeepAlive";
+  return "KeepAlive (a condition holds)";
+}
+
 // One-shot demand (sockets, timers, paths): starts the job only if nothing
 // runs and nothing is pending; a job already up or throttled ignores it.
-void Job::start_if_idle() {
-  if (state_ == State::stopped && can_start()) start();
+void Job::start_if_idle(std::string because) {
+  if (state_ == State::stopped && can_start()) start(std::move(because));
+}
+
+void Job::refuse(std::string reason) {
+  ++refusals_;
+  last_refusal_ = reason;
+  emit(Refused{std::move(reason)});
 }
 
 void Job::fail_waiting(const std::string& reason) {
@@ -168,7 +183,7 @@ void Job::on(const Lookup& e) {
     case State::stopped:
       if (!can_start()) return fail_one(e.id, cannot_start_reason());
       waiting_.push_back(e.id);
-      return start();
+      return start("lookup");
     case State::stopping:
       if (!can_start()) return fail_one(e.id, cannot_start_reason());
       return waiting_.push_back(e.id);
@@ -181,28 +196,28 @@ void Job::on(const Lookup& e) {
 
 // --- one-shot and standing demand from the glue ---
 
-void Job::on(const SocketReadable&) { start_if_idle(); }
+void Job::on(const SocketReadable&) { start_if_idle("socket"); }
 
-void Job::on(const WatchPathChanged&) { start_if_idle(); }
+void Job::on(const WatchPathChanged&) { start_if_idle("WatchPaths"); }
 
 void Job::on(const QueueDirectoriesChanged& e) {
   queue_nonempty_ = e.nonempty;
-  if (queue_nonempty_) start_if_idle();
+  if (queue_nonempty_) start_if_idle("QueueDirectories");
 }
 
 void Job::on(const PathStateChanged& e) {
   keep_alive_.set_path(e.path, e.exists);
-  if (standing_demand()) start_if_idle();
+  if (standing_demand()) start_if_idle(standing_reason());
 }
 
 void Job::on(const OtherJobChanged& e) {
   keep_alive_.set_job(e.label, e.enabled);
-  if (standing_demand()) start_if_idle();
+  if (standing_demand()) start_if_idle(standing_reason());
 }
 
 void Job::on(const CalendarFired& e) {
   arm_calendar(e.civil);
-  start_if_idle();
+  start_if_idle("StartCalendarInterval");
 }
 
 }  // namespace xpcd::job

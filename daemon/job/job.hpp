@@ -134,6 +134,12 @@ struct Status {
   std::size_t relaunches = 0;        // starts for work that came after an idle exit
   std::size_t busy_answers = 0;      // exit-if-idle answered busy
   std::size_t pressured_exits = 0;   // exit-if-idle sent for memory pressure
+  // The demand that started the current/last instance (xpcctl blame):
+  // "lookup", "RunAtLoad", "KeepAlive", "kickstart", "socket",
+  // "StartInterval", "StartCalendarInterval", "WatchPaths",
+  // "QueueDirectories", ...; prefixed "relaunch after idle exit: " when the
+  // start follows an idle exit. "" before the first start.
+  std::string started_because;
 };
 
 class Job {
@@ -153,6 +159,11 @@ class Job {
   bool disabled() const { return disabled_; }
   bool uses_checkin() const { return !spec_.mach_services.empty(); }
   std::size_t waiting_lookups() const { return waiting_.size(); }
+  // Control requests (Kickstart, Stop, Signal) refused so far, and the
+  // reason of the last one: the control plane compares the count before
+  // and after feeding a request to tell the caller why it was refused.
+  std::size_t refusals() const { return refusals_; }
+  const std::string& last_refusal() const { return last_refusal_; }
 
  private:
   // One handler per event type (job.cpp, job_instance.cpp, job_control.cpp).
@@ -194,7 +205,7 @@ class Job {
   };
 
   // Transitions (job_instance.cpp).
-  void start();
+  void start(std::string because);
   void begin_stop(StopCause cause);
   void instance_ended(const End& end);
   std::string describe_end(const End& end) const;
@@ -216,7 +227,9 @@ class Job {
   bool can_start() const;
   std::string cannot_start_reason() const;
   bool standing_demand() const;
-  void start_if_idle();
+  std::string standing_reason() const;  // which standing demand holds, for started_because
+  void start_if_idle(std::string because);
+  void refuse(std::string reason);
   void fail_waiting(const std::string& reason);
   void fail_one(LookupId id, const std::string& reason);
   void finish_removal();
@@ -253,6 +266,9 @@ class Job {
   bool stop_after_drain_ = false;      // draining for a requested stop: busy means SIGTERM
   bool idle_exited_ = false;           // the last instance ended through an idle exit
   StopCause stop_cause_ = StopCause::requested;
+  std::string restart_because_;        // why the job restarts when the backoff is over
+  std::size_t refusals_ = 0;
+  std::string last_refusal_;
   std::vector<LookupId> waiting_;
   std::array<std::optional<TimePoint>, kTimerKindCount> deadline_{};
 

@@ -14,7 +14,7 @@ void Job::on(const Load& e) {
     arm(TimerKind::start_interval, now_ + std::chrono::seconds{*spec_.start_interval});
   }
   if (!spec_.calendar.empty()) arm_calendar(e.civil);
-  if (standing_demand()) start_if_idle();
+  if (standing_demand()) start_if_idle(standing_reason());
 }
 
 // Unload: waiting lookups fail now (no instance will serve them), nothing
@@ -38,7 +38,7 @@ void Job::on(const Bootout&) {
 void Job::on(const Enable&) {
   if (!disabled_) return;
   disabled_ = false;
-  if (standing_demand()) start_if_idle();
+  if (standing_demand()) start_if_idle(standing_reason());
 }
 
 // Disabling stops new starts but leaves a live instance alone (launchctl
@@ -64,7 +64,7 @@ void Job::on(const Disable&) {
 void Job::on(const Kickstart& e) {
   const bool up = live() && state_ != State::stopping;
   if (up && !e.kill_running) return;  // already running: nothing to do
-  if (!can_start()) return emit(Refused{cannot_start_reason()});
+  if (!can_start()) return refuse(cannot_start_reason());
   switch (state_) {
     case State::spawning:
       kick_pending_ = true;
@@ -73,7 +73,7 @@ void Job::on(const Kickstart& e) {
       kick_pending_ = true;
       return request_stop();
     case State::stopping: kick_pending_ = true; return;
-    case State::stopped: case State::throttled: return start();
+    case State::stopped: case State::throttled: return start("kickstart");
     case State::removed: return;
   }
 }
@@ -85,12 +85,12 @@ void Job::on(const Stop&) {
     case State::spawning: return begin_stop(StopCause::requested);
     case State::running: case State::draining: return request_stop();
     case State::stopping: return;
-    case State::stopped: case State::throttled: case State::removed: return emit(Refused{named("not running")});
+    case State::stopped: case State::throttled: case State::removed: return refuse(named("not running"));
   }
 }
 
 void Job::on(const Signal& e) {
-  if (!live()) return emit(Refused{named("not running")});
+  if (!live()) return refuse(named("not running"));
   emit(Kill{status_.instance, e.signal});
 }
 

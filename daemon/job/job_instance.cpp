@@ -28,7 +28,7 @@ std::string cut_utf8(std::string s, std::size_t max) {
 // --- transitions ---
 
 // Precondition: stopped or throttled, can_start().
-void Job::start() {
+void Job::start(std::string because) {
   if (state_ == State::throttled) cancel(TimerKind::throttle);
   const InstanceId id = status_.instance + 1;
   status_ = Status{.instance = id, .started_at = now_, .last_exit = status_.last_exit,
@@ -36,7 +36,9 @@ void Job::start() {
                    .consecutive_failures = status_.consecutive_failures, .starts = status_.starts + 1,
                    .idle_exits = status_.idle_exits, .relaunches = status_.relaunches,
                    .busy_answers = status_.busy_answers, .pressured_exits = status_.pressured_exits};
+  status_.started_because = std::move(because);
   if (std::exchange(idle_exited_, false)) {
+    status_.started_because = "relaunch after idle exit: " + status_.started_because;
     ++status_.relaunches;
     log(LogEvent::relaunched, named("started again after an idle exit"));
   }
@@ -94,9 +96,15 @@ void Job::instance_ended(const End& end) {
   state_ = State::stopped;
   const bool demand = standing_demand() || died_dirty ||
                       (!requested && restart_after_exit(spec_.keep_alive, end.status));
+  std::string because = standing_demand() ? standing_reason()
+                        : died_dirty      ? "relaunch: the instance died with a transaction open"
+                                          : "KeepAlive (after " + describe(end.status) + ")";
   if (!can_start()) return fail_waiting(cannot_start_reason());
-  if (failed && !kick_pending_) return after_failure(demand, end.spawn_failed && end.permanent);
-  if (demand) start();
+  if (failed && !kick_pending_) {
+    restart_because_ = std::move(because);
+    return after_failure(demand, end.spawn_failed && end.permanent);
+  }
+  if (demand) start(std::move(because));
 }
 
 // "exited with status 1 before checking in", "cannot exec ...".
@@ -141,8 +149,9 @@ void Job::throttle_over() {
   status_.throttled_until.reset();
   state_ = State::stopped;
   const bool demand = restart_after_throttle_ || standing_demand();
+  std::string because = standing_demand() ? standing_reason() : std::exchange(restart_because_, {});
   restart_after_throttle_ = permanent_failure_ = false;
-  if (demand && can_start()) start();
+  if (demand && can_start()) start(std::move(because) + " (after the backoff)");
 }
 
 // EXTEND_TIMEOUT_USEC, systemd's rule: the deadline becomes now + extension
@@ -239,7 +248,7 @@ void Job::on(const TimerFired& e) {
       return;
     case TimerKind::start_interval:
       arm(TimerKind::start_interval, now_ + std::chrono::seconds{*spec_.start_interval});
-      return start_if_idle();
+      return start_if_idle("StartInterval");
     case TimerKind::calendar:
       return;  // the wall-clock timer reports CalendarFired
     case TimerKind::idle:
