@@ -9,7 +9,11 @@
 //     of the same echo-service by hand (checkin channel handed over, as
 //     xpcd does) + reply, vs systemd-socket-activate --accept fork+exec'ing
 //     raw_echo per connection, vs
-//     posix_spawn of raw_echo (the libc-only floor).
+//     posix_spawn of raw_echo (the libc-only floor);
+// (4) idle exit (issue 5): (a) the first request after an idle exit
+//     (parked connection readable -> relaunch -> reply) vs the same
+//     echo-service spawned by hand; (b) the round trip with automatic
+//     transactions vs without (XPC_AUTOMATIC_TRANSACTIONS=0).
 // A program, not a test: scripts/bench builds and runs it. It starts its
 // own xpcd on a temp dir and kills everything it started, even on failure.
 #include "bench_harness.hpp"
@@ -231,10 +235,11 @@ struct Paths {
   std::string cold_name(int k) const { return "com.example.echo.cold." + std::to_string(k); }
 };
 
-void write_manifest(const Paths& p, const std::string& label) {
+// `extra`: more TOML before the tables (TimeOut = ..., [EnvironmentVariables] ...).
+void write_manifest(const Paths& p, const std::string& label, const std::string& extra = "") {
   std::ofstream out(p.dir + "/manifests/" + label + ".toml");
-  out << "Label = \"" << label << "\"\nProgramArguments = [\"" << p.echo << "\"]\n\n[MachServices]\n\"" << label
-      << "\" = true\n";
+  out << "Label = \"" << label << "\"\nProgramArguments = [\"" << p.echo << "\"]\n" << extra
+      << "\n[MachServices]\n\"" << label << "\" = true\n";
   if (!out) die("write manifest " + label);
 }
 
@@ -245,6 +250,8 @@ void write_manifest(const Paths& p, const std::string& label) {
 void start_xpcd(const Paths& p) {
   std::filesystem::create_directories(p.dir + "/manifests");
   write_manifest(p, "com.example.echo");
+  write_manifest(p, "com.example.echo.idle", "TimeOut = 0.01");  // (4a): exits 10 ms after each reply
+  write_manifest(p, "com.example.echo.notx", "[EnvironmentVariables]\nXPC_AUTOMATIC_TRANSACTIONS = \"0\"");
   for (int k = 0; k < kColdStarts + kColdWarmup; ++k) write_manifest(p, p.cold_name(k));
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) die("pipe");
@@ -475,9 +482,66 @@ void cold_start(const Paths& p) {
 
 }  // namespace
 
+// (4a) The first request after an idle exit: the connection is parked with
+// xpcd, the request makes it readable, xpcd relaunches the service and
+// hands the connection back, the service answers. Against the same
+// echo-service spawned by hand (the cold-start baseline of (3a)). Between
+// operations (untimed) the instance is left to exit idle (TimeOut 10 ms).
+void after_idle_exit(const Paths& p) {
+  Object message = request();
+  std::error_code ec;
+  std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  Connection idle = open("com.example.echo.idle");
+  pid_t last = static_cast<pid_t>(checked_send_sync(idle, message)["pid"].int64_or(0));
+  auto wait_idle_exit = [&] {
+    UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, last, 0)));
+    pollfd pfd{pidfd.get(), POLLIN, 0};
+    if (pidfd && ::poll(&pfd, 1, 10'000) != 1) die("echo-service did not exit idle");
+  };
+  PerOperation(10, 300).run("(4a) first request after an idle exit",
+                            {{"xpc send_sync on a parked connection (relaunch + reply)",
+                              [&] {
+                                wait_idle_exit();
+                                auto t = Clock::now();
+                                Object reply = checked_send_sync(idle, message);
+                                double ns = PerOperation::ns_since(t);
+                                last = static_cast<pid_t>(reply["pid"].int64_or(0));
+                                return ns;
+                              }},
+                             {"(3a) posix_spawn echo-service by hand + reply",
+                              [&] { return echo_by_hand(p, exe, message); }}});
+  wait_idle_exit();
+  idle.cancel();
+}
+
+// (4b) What automatic transactions cost a round trip: echo-service as it
+// is, against the same binary with XPC_AUTOMATIC_TRANSACTIONS=0.
+void transaction_cost(const Paths&) {
+  Object message = request();
+  Connection with = open("com.example.echo");
+  Connection without = open("com.example.echo.notx");
+  note_running_echo(checked_send_sync(with, message));
+  pid_t notx = static_cast<pid_t>(checked_send_sync(without, message)["pid"].int64_or(0));
+  track(notx);
+  auto timed = [&message](Connection& c) {
+    auto t = Clock::now();
+    Object reply = c.send_sync(message, std::chrono::seconds(10));
+    double ns = PerOperation::ns_since(t);
+    if (!reply.is(Type::Dictionary)) die("send_sync");
+    return ns;
+  };
+  PerOperation(500, kRoundTrips)
+      .run("(4b) round trip with and without automatic transactions",
+           {{"echo-service, a transaction per request", [&] { return timed(with); }},
+            {"echo-service, XPC_AUTOMATIC_TRANSACTIONS=0", [&] { return timed(without); }}});
+  with.cancel();
+  without.cancel();
+  kill_service(notx);
+}
+
 // argv[1], optional: which cases to run ("13": 1 and 3), to profile one.
 int main(int argc, char** argv) {
-  std::string cases = argc > 1 ? argv[1] : "123";
+  std::string cases = argc > 1 ? argv[1] : "1234";
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, on_signal);
   std::atexit(cleanup);
   Paths p;
@@ -491,6 +555,8 @@ int main(int argc, char** argv) {
   if (cases.find('1') != std::string::npos) round_trip(p);
   if (cases.find('2') != std::string::npos) lookup_running(p);
   if (cases.find('3') != std::string::npos) cold_start(p);
+  if (cases.find('4') != std::string::npos) after_idle_exit(p);
+  if (cases.find('4') != std::string::npos) transaction_cost(p);
   if (g_running_echo > 0) kill_service(g_running_echo);
   return 0;  // atexit: cleanup()
 }

@@ -398,7 +398,9 @@ std::optional<ConnectionImpl::Inbound> ConnectionImpl::take(const Socket& from,
   if (xpc_object_s* node = node_of(message.body.c_object()); is_dictionary_like(node)) {
     node->context = std::make_shared<MessageContext>(MessageContext{handle(), message.id, message.wants_reply, 0, {}});
     // A service's work in hand until it replies (DESIGN 6).
-    if (kind_ == Kind::Peer && message.wants_reply) node->context->transaction = std::make_shared<TransactionToken>();
+    if (kind_ == Kind::Peer && message.wants_reply && Transactions::automatic()) {
+      node->context->transaction = std::make_shared<TransactionToken>();
+    }
   }
   return Inbound{std::move(message.body), nullptr, {}};
 }

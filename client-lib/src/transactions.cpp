@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 
 namespace xpc::detail {
 
@@ -36,6 +38,14 @@ class CleanTimer : public Watched {
 Transactions& Transactions::get() {
   static Transactions* transactions = new Transactions;  // never destroyed: used until _exit
   return *transactions;
+}
+
+bool Transactions::automatic() {
+  static const bool on = [] {
+    const char* value = std::getenv("XPC_AUTOMATIC_TRANSACTIONS");
+    return value == nullptr || std::string_view(value) != "0";
+  }();
+  return on;
 }
 
 void Transactions::begin() {

@@ -36,6 +36,10 @@ class Transactions {
   // (the exit-if-idle decision and the park that follows).
   std::unique_lock<std::mutex> freeze() { return std::unique_lock(mu_); }
   std::size_t count_locked() const { return count_; }
+  // Whether received messages that await a reply open a transaction:
+  // yes, unless XPC_AUTOMATIC_TRANSACTIONS=0 was in the environment at
+  // start (a service that manages its transactions itself; the benchmark).
+  static bool automatic();
   // The timerfd fired: "clean" if the count is still 0.
   void clean_timer_fired();
 
