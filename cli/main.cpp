@@ -24,13 +24,32 @@ constexpr Verb kVerbs[] = {
     {"explain", verb_explain, "explain [--all] KEY", "describe a manifest key from the schemas"},
     {"call", verb_call, "call [--privileged] NAME [JSON] [OPTIONS]",
      "send a message to a service, print the replies as JSON"},
+    {"bootstrap", [](Args a) { return verb_control("bootstrap", a); }, "bootstrap DOMAIN PATH...",
+     "load manifests into a domain"},
+    {"bootout", [](Args a) { return verb_control("bootout", a); }, "bootout TARGET|DOMAIN PATH...",
+     "unload a job, or the jobs of manifests, once stopped"},
+    {"enable", [](Args a) { return verb_control("enable", a); }, "enable TARGET", "allow a job to run (persisted)"},
+    {"disable", [](Args a) { return verb_control("disable", a); }, "disable TARGET",
+     "forbid a job to start (persisted; a running instance is left alone)"},
+    {"kickstart", [](Args a) { return verb_control("kickstart", a); }, "kickstart [-k] [-p] TARGET",
+     "start a job now; -k kills a running instance first, -p prints the pid"},
+    {"kill", [](Args a) { return verb_control("kill", a); }, "kill SIGNAL TARGET",
+     "send a signal (TERM, SIGTERM or 15) to a running job"},
+    {"list", [](Args a) { return verb_control("list", a); }, "list [--json] [DOMAIN]",
+     "the jobs of a domain: pid, last exit, state"},
+    {"print", [](Args a) { return verb_control("print", a); }, "print [--json] TARGET|DOMAIN",
+     "everything xpcd knows of a job or a domain"},
+    {"blame", [](Args a) { return verb_control("blame", a); }, "blame [--json] TARGET", "why a job runs now"},
+    {"reload", [](Args a) { return verb_control("reload", a); }, "reload [DOMAIN]", "read the manifests again"},
 };
 
 void print_help(std::FILE* out) {
   fmt::print(out, "usage: xpcctl VERB [ARGS...]\n\nverbs:\n");
-  for (const Verb& v : kVerbs) fmt::print(out, "  {:<32} {}\n", v.usage, v.summary);
+  for (const Verb& v : kVerbs) fmt::print(out, "  {:<42} {}\n", v.usage, v.summary);
   fmt::print(out,
-             "\nexit codes: 0 ok, 1 failed (lint: some error), 2 usage, 3 daemon unreachable\n"
+             "\nTARGET: system/LABEL, user/UID/LABEL or LABEL (the caller's domain); DOMAIN: system, user/UID\n"
+             "exit codes: 0 ok, 1 failed (lint: some error; a refused verb: the rule on stderr), 2 usage,\n"
+             "3 daemon unreachable\n"
              "xpcctl VERB --help shows a verb's own help.\n");
 }
 

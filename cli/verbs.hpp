@@ -19,5 +19,8 @@ using Args = std::span<const std::string_view>;
 int verb_lint(Args args);
 int verb_explain(Args args);
 int verb_call(Args args);
+// The control verbs (verb_control.cpp): bootstrap, bootout, enable,
+// disable, kickstart, kill, list, print, blame, reload.
+int verb_control(std::string_view verb, Args args);
 
 }  // namespace xpcctl

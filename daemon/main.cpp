@@ -4,6 +4,7 @@
 // SIGTERM or SIGINT.
 #include "bootstrap/bootstrap_server.hpp"
 #include "config/config.hpp"
+#include "control/control.hpp"
 #include "service_manager/service_manager.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/manifest_watch.hpp"
@@ -33,6 +34,7 @@ struct Options {
   std::vector<std::string> manifest_dirs;
   int ready_fd = -1;
   std::string config;  // --config FILE; "": the domain's default, if any
+  std::string state_dir;  // --state-dir DIR; "": default_state_dir
 };
 
 void usage(std::FILE* out) {
@@ -44,7 +46,10 @@ void usage(std::FILE* out) {
              "                      --user reads none unless given; options override the file\n"
              "  --bootstrap PATH    the bootstrap socket (default: $XPCD_BOOTSTRAP, else the domain's)\n"
              "  --manifest-dir DIR  load manifests from DIR; repeatable; replaces the defaults\n"
-             "  --ready-fd N        write a newline to fd N once serving, then close it\n");
+             "  --ready-fd N        write a newline to fd N once serving, then close it\n"
+             "  --state-dir DIR     where xpcctl enable/disable are kept (default: $STATE_DIRECTORY,\n"
+             "                      else /var/lib/xpcd for --system, $XDG_STATE_HOME/xpcd or\n"
+             "                      ~/.local/state/xpcd for --user)\n");
 }
 
 std::vector<std::string> default_dirs(xpcd::launcher::Domain domain) {
@@ -55,6 +60,21 @@ std::vector<std::string> default_dirs(xpcd::launcher::Domain domain) {
   return dirs;
 }
 
+// xpcd's state (the enable/disable overrides): the service manager's
+// StateDirectory= when it set one, else the domain's default.
+std::string default_state_dir(xpcd::launcher::Domain domain) {
+  if (const char* dir = std::getenv("STATE_DIRECTORY"); dir != nullptr && *dir != '\0') {
+    std::string first(dir);
+    return first.substr(0, first.find(':'));  // several directories are ':'-separated
+  }
+  if (domain == xpcd::launcher::Domain::system) return "/var/lib/xpcd";
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state == '/') {
+    return std::string(state) + "/xpcd";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "/") + "/.local/state/xpcd";
+}
+
 bool parse(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -63,7 +83,8 @@ bool parse(int argc, char** argv, Options& options) {
       options.domain = xpcd::launcher::Domain::user;
     } else if (arg == "--system") {
       options.domain = xpcd::launcher::Domain::system;
-    } else if (arg == "--bootstrap" || arg == "--manifest-dir" || arg == "--ready-fd" || arg == "--config") {
+    } else if (arg == "--bootstrap" || arg == "--manifest-dir" || arg == "--ready-fd" || arg == "--config" ||
+               arg == "--state-dir") {
       const char* v = value();
       if (v == nullptr) {
         fmt::print(stderr, "xpcd: {} needs a value\n", arg);
@@ -71,6 +92,7 @@ bool parse(int argc, char** argv, Options& options) {
       }
       if (arg == "--bootstrap") options.bootstrap = v;
       if (arg == "--config") options.config = v;
+      if (arg == "--state-dir") options.state_dir = v;
       if (arg == "--manifest-dir") options.manifest_dirs.emplace_back(v);
       if (arg == "--ready-fd") {
         char* end = nullptr;
@@ -228,6 +250,11 @@ int main(int argc, char** argv) {
   }
   // Loads the manifests now and keeps them in step with the directories.
   xpcd::ManifestWatch manifests(loop.get(), supervisor, options.manifest_dirs);
+  // The command core (xpcctl verbs) first: its overrides apply to every load.
+  if (options.state_dir.empty()) options.state_dir = default_state_dir(options.domain);
+  xpcd::control::Control control(loop.get(), supervisor, manifests, options.state_dir);
+  control.start();
+  bootstrap.set_control(&control);
   manifests.start();
   xpcd::log_line(xpcd::LogLevel::info, fmt::format("serving {} jobs at {}", supervisor.job_count(), *served));
   announce_ready(bootstrap, supervisor.job_count(), *served, options.ready_fd);

@@ -109,7 +109,7 @@ void BootstrapServer::accept_one() {
   sd_event_source* source = nullptr;
   if (sd_event_add_io(loop_, &source, fd.get(), EPOLLIN, on_client, this) < 0) return;
   int key = fd.get();
-  clients_.emplace(key, Client{std::move(fd), SourcePtr(source)});
+  clients_.emplace(key, Client{std::move(fd), SourcePtr(source), std::make_shared<int>(0)});
 }
 
 int BootstrapServer::on_client(sd_event_source*, int fd, uint32_t, void* userdata) {
@@ -128,11 +128,30 @@ void BootstrapServer::serve(int fd) {
   Object reply;
   if (verb == xpc::protocol::kLookup) {
     reply = reply_to_lookup(supervisor_, request->body, fd);
+  } else if (verb == xpc::protocol::kCommand && control_ != nullptr) {
+    return command(fd, request->id, request->body);
   } else {
     reply = Object::error(xpc::protocol::kErrorInvalid,
                           fmt::format("unknown request '{}'", verb.value_or("(none)")));
   }
   if (!xpc::wire::send(fd, {0, request->id, false, reply})) clients_.erase(fd);
+}
+
+// A control verb: the caller as SO_PEERCRED says. The answer may come
+// after this returns (bootout waits for the job to go); by then the client
+// may be gone, and its fd number reused by another, which `alive` tells.
+void BootstrapServer::command(int fd, std::uint64_t id, const Object& request) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    clients_.erase(fd);
+    return;
+  }
+  std::weak_ptr<int> alive = clients_.at(fd).alive;
+  control_->run(control::Caller{cred.uid, cred.gid, cred.pid}, request, [this, fd, id, alive](Object answer) {
+    if (alive.expired()) return;
+    if (!xpc::wire::send(fd, {0, id, false, answer})) clients_.erase(fd);
+  });
 }
 
 }  // namespace xpcd

@@ -1,10 +1,13 @@
 // The bootstrap socket (DESIGN 5.2): a listening SOCK_SEQPACKET unix
 // socket; each client connection carries requests (messages awaiting a
-// reply) and gets one reply per request. Requests now: lookup. The caller
+// reply) and gets one reply per request. Requests: lookup, and command (the
+// control verbs, answered by the command core, daemon/control, maybe
+// later than replies to requests sent after it). The caller
 // is identified by SO_PEERCRED and SO_PEERPIDFD, never by what it says.
 // Not here: what a lookup does (the Supervisor decides).
 #pragma once
 
+#include "control/control.hpp"
 #include "supervisor/event_loop.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -12,6 +15,7 @@
 #include <xpc/unique_fd.hpp>
 
 #include <map>
+#include <memory>
 #include <string>
 
 namespace xpcd {
@@ -36,22 +40,27 @@ class BootstrapServer {
   // The listening socket, borrowed (for the service manager's fd store).
   int listener_fd() const { return listener_.get(); }
   std::size_t clients() const { return clients_.size(); }
+  // The command core answering `command` requests; none: they are refused.
+  void set_control(control::Control* control) { control_ = control; }
 
  private:
   struct Client {
     xpc::UniqueFd fd;
     SourcePtr source;
+    std::shared_ptr<int> alive;  // expires with the client: a late answer finds it gone
   };
   static int on_listen(sd_event_source* s, int fd, uint32_t revents, void* userdata);
   static int on_client(sd_event_source* s, int fd, uint32_t revents, void* userdata);
   void accept_one();
   void serve(int fd);
+  void command(int fd, std::uint64_t id, const xpc::Object& request);
 
   sd_event* loop_;
   Supervisor& supervisor_;
   xpc::UniqueFd listener_;
   SourcePtr listen_source_;
   std::map<int, Client> clients_;
+  control::Control* control_ = nullptr;
 };
 
 }  // namespace xpcd

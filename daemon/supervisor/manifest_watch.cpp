@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -166,6 +167,7 @@ void ManifestWatch::rescan(Dir& dir) {
 
 void ManifestWatch::reconcile(const std::string& path) {
   if (!schemas_ || booting_out_.contains(path)) return;  // the bootout's end reconciles again
+  if (held_out_.contains(path)) return;                  // xpcctl bootout: until the file changes
   auto known = loaded_.find(path);
   if (!is_candidate(path)) {
     blocked_.erase(path);
@@ -198,6 +200,7 @@ void ManifestWatch::reconcile(const std::string& path) {
 
 void ManifestWatch::load(const std::string& path, manifest::JobSpec spec) {
   Loaded loaded{spec.label, spec};
+  if (filter_) filter_(spec);
   if (auto r = supervisor_.load(std::move(spec)); !r) {
     log_line(LogLevel::warning, fmt::format("{}: not loaded: {}", path, r.error()));
     blocked_.insert(path);
@@ -242,6 +245,7 @@ void ManifestWatch::on_event(Dir& dir, const inotify_event& event) {
     return;
   }
   std::string path = prefix_of(dir.path) + name;
+  held_out_.erase(path);  // a changed file is a new definition: a bootout holds no longer
   if ((event.mask & IN_CREATE) != 0 && (event.mask & IN_ISDIR) == 0) {
     std::error_code ec;
     if (!fs::is_symlink(fs::symlink_status(path, ec))) return;  // its IN_CLOSE_WRITE follows
@@ -260,6 +264,80 @@ int ManifestWatch::on_rewatch(sd_event_source*, void* userdata) {
   dir->owner->watch(*dir);
   dir->owner->rescan(*dir);
   return 0;
+}
+
+// --- control plane (daemon/control) ---
+
+xpc::Result<std::string, std::string> ManifestWatch::bootstrap(const std::string& path) {
+  if (!schemas_) return xpc::fail(std::string("the manifest schemas are not loaded"));
+  if (auto known = loaded_.find(path); known != loaded_.end()) {
+    return xpc::fail(fmt::format("{}: already loaded as '{}'", path, known->second.label));
+  }
+  if (booting_out_.contains(path)) return xpc::fail(fmt::format("{}: its job is being booted out", path));
+  auto m = manifest::load_manifest(path, *schemas_);
+  if (!m.job) {
+    std::string errors;
+    for (const auto& d : m.diagnostics) {
+      if (d.severity == manifest::Severity::error) errors += (errors.empty() ? "" : "; ") + manifest::format(d);
+    }
+    return xpc::fail(errors.empty() ? fmt::format("{}: not a manifest", path) : errors);
+  }
+  log_diagnostics(m.diagnostics);
+  Loaded loaded{m.job->label, *m.job};
+  if (filter_) filter_(*m.job);
+  if (auto r = supervisor_.load(std::move(*m.job)); !r) return xpc::fail(fmt::format("{}: {}", path, r.error()));
+  held_out_.erase(path);
+  blocked_.erase(path);
+  log_line(LogLevel::info, fmt::format("{}: loaded '{}' (xpcctl bootstrap)", path, loaded.label));
+  std::string label = loaded.label;
+  loaded_.insert_or_assign(path, std::move(loaded));
+  return label;
+}
+
+std::optional<std::string> ManifestWatch::path_of(const std::string& label) const {
+  for (const auto& [path, loaded] : loaded_) {
+    if (loaded.label == label) return path;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ManifestWatch::label_of(const std::string& path) const {
+  auto it = loaded_.find(path);
+  if (it == loaded_.end()) return std::nullopt;
+  return it->second.label;
+}
+
+bool ManifestWatch::bootout_label(const std::string& label, std::function<void()> done) {
+  auto path = path_of(label);
+  if (!path) return supervisor_.bootout(label, std::move(done));
+  held_out_.insert(*path);
+  log_line(LogLevel::info, fmt::format("{}: booting out '{}' (xpcctl bootout); held out until the file changes",
+                                       *path, label));
+  if (booting_out_.contains(*path)) return supervisor_.bootout(label, std::move(done));  // already going
+  booting_out_.insert(*path);
+  // Removed at once when it has no instance: then both run inside this call.
+  auto finish = [this, path = *path, label, done = std::move(done)] {
+    removed(path, label);
+    if (done) done();
+  };
+  if (!supervisor_.bootout(label, finish)) finish();
+  return true;
+}
+
+void ManifestWatch::reload() {
+  held_out_.clear();
+  // Manifests loaded by xpcctl bootstrap from outside the directories.
+  std::vector<std::string> outside;
+  for (const auto& [path, loaded] : loaded_) {
+    bool inside = std::any_of(dirs_.begin(), dirs_.end(),
+                              [&path](const auto& dir) { return path.starts_with(prefix_of(dir->path)); });
+    if (!inside) outside.push_back(path);
+  }
+  for (auto& dir : dirs_) {
+    watch(*dir);
+    rescan(*dir);
+  }
+  for (const auto& path : outside) reconcile(path);
 }
 
 }  // namespace xpcd

@@ -13,6 +13,9 @@
 
 #include <sys/inotify.h>
 
+#include <xpc/result.hpp>
+
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +38,28 @@ class ManifestWatch {
   // starts watching. A directory that does not exist yet is waited for: its
   // nearest existing ancestor is watched until it appears.
   void start();
+
+  // --- control plane (daemon/control) ---
+  // Applied to each JobSpec just before it is loaded (never to the copy
+  // kept to compare with the file): the overrides of xpcctl enable/disable.
+  void set_load_filter(std::function<void(manifest::JobSpec&)> filter) { filter_ = std::move(filter); }
+  // xpcctl bootstrap: loads the manifest at the absolute `path` (a file or
+  // an .xpc bundle) and tracks it as one found in a directory. Returns the
+  // job's label, or why not (every error diagnostic, a taken label or name,
+  // already loaded).
+  xpc::Result<std::string, std::string> bootstrap(const std::string& path);
+  // The manifest path tracked for a loaded job, if any.
+  std::optional<std::string> path_of(const std::string& label) const;
+  std::optional<std::string> label_of(const std::string& path) const;
+  // xpcctl bootout: unloads the job. Its manifest is held out: not loaded
+  // again until its file changes, `bootstrap` names it or `reload` runs.
+  // `done` runs once the job is gone (maybe before this returns). False,
+  // and no call, when no such job is loaded.
+  bool bootout_label(const std::string& label, std::function<void()> done);
+  // xpcctl reload: forgets what was held out and reconciles every watched
+  // directory and every tracked manifest with the files.
+  void reload();
+  // --- end control plane ---
 
  private:
   struct Dir;
@@ -60,6 +85,8 @@ class ManifestWatch {
   std::map<std::string, Loaded> loaded_;  // manifest path (file or bundle) -> its job
   std::set<std::string> booting_out_;     // paths whose job is going; its removal reconciles again
   std::set<std::string> blocked_;         // valid manifests refused for a taken label or name
+  std::set<std::string> held_out_;        // booted out by xpcctl: not reloaded until the file changes
+  std::function<void(manifest::JobSpec&)> filter_;
 };
 
 }  // namespace xpcd

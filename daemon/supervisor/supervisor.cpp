@@ -849,3 +849,14 @@ void Supervisor::arm_calendar(Entry& entry, const job::CivilTime& at) {
 }
 
 }  // namespace xpcd
+
+namespace xpcd {
+
+// --- control plane (daemon/control): the rest is in supervisor_control.cpp ---
+std::optional<Supervisor::JobView> Supervisor::job_view(const std::string& label) const {
+  auto it = jobs_.find(label);
+  if (it == jobs_.end()) return std::nullopt;
+  return JobView{&it->second->job, it->second->parked.size()};
+}
+
+}  // namespace xpcd

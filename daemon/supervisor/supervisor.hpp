@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace xpcd {
 
@@ -75,6 +76,24 @@ class Supervisor {
   // job is gone and its label and service names are free again, possibly
   // before this returns. False, and no call, when no such job is loaded.
   bool bootout(const std::string& label, std::function<void()> on_removed = {});
+
+  // --- control plane (daemon/control) ---
+  // What the command core reads and steers (supervisor_control.cpp). Loop
+  // thread only; a JobView borrows the job until the loop runs again.
+  struct JobView {
+    const job::Job* job = nullptr;
+    std::size_t parked = 0;  // connections parked with xpcd since its last idle exit
+  };
+  bool serves_system() const { return config_.domain == launcher::Domain::system; }
+  std::vector<std::string> labels() const;  // every loaded job, sorted
+  std::optional<JobView> job_view(const std::string& label) const;  // in supervisor.cpp, beside Entry
+  // Feeds a control event (Kickstart, Stop, Signal, Enable, Disable) to a
+  // loaded job and carries out what the engine decides. Fails with the
+  // engine's reason when it refused ("com.example.x: not running"), or
+  // "no job ..." when none is loaded under `label`. Enable and Disable also
+  // tell the jobs whose KeepAlive.OtherJobEnabled names it.
+  xpc::Result<xpc::Ok, std::string> control(const std::string& label, job::Event event);
+  // --- end control plane ---
 
  private:
   struct Instance;

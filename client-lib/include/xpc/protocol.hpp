@@ -26,6 +26,16 @@
 //                    peer: {...}}, ...]} (in batches under the fd limit),
 //                    {event: "exiting"}
 // Peer record: {pid: I, pidfd: FD, uid: U, gid: U, exe: S, label: S}.
+//
+// Control verbs (DESIGN 8, docs/control-plane.md), on the bootstrap socket:
+//   {request: "command", verb: S, target: S, domain: S, paths: [S],
+//    kill: B, signal: I}  (the keys the verb takes; targets as
+//    system/LABEL, user/UID/LABEL, LABEL, domains as system, user/UID)
+//   -> {ok: B, exit: I (0 ok, 1 failed, 2 bad request), output: S (for
+//      people), result: {...} (for programs: xpcctl --json), error: S,
+//      rule: S (the permission rule that refused, if one did)}
+// The caller is who SO_PEERCRED says; the answer may come later than
+// answers to requests sent after it (bootout, kickstart -k -p wait).
 #pragma once
 
 #include <xpc/export.h>
@@ -56,6 +66,21 @@ inline constexpr const char* kLabel = "label";
 
 // Bootstrap requests.
 inline constexpr std::string_view kLookup = "lookup";
+
+// Control requests (xpcctl; the keys above the #pragma).
+inline constexpr std::string_view kCommand = "command";
+inline constexpr const char* kVerb = "verb";
+inline constexpr const char* kTarget = "target";
+inline constexpr const char* kDomain = "domain";
+inline constexpr const char* kPaths = "paths";
+inline constexpr const char* kKill = "kill";
+inline constexpr const char* kSignal = "signal";
+inline constexpr const char* kOk = "ok";
+inline constexpr const char* kExit = "exit";
+inline constexpr const char* kOutput = "output";
+inline constexpr const char* kResult = "result";
+inline constexpr const char* kError = "error";
+inline constexpr const char* kRule = "rule";
 
 // Checkin-channel events.
 inline constexpr std::string_view kConnection = "connection";
