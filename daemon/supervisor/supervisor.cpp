@@ -96,6 +96,11 @@ struct Supervisor::Entry {
 
 namespace {
 
+// How late sd-event may fire a timer to batch wake-ups. Its default (0
+// asks for it) is 250 ms, which would make a TimeOut of 50 ms or 1 s
+// meaningless; 1 ms keeps every job timer honest at no real cost.
+constexpr std::uint64_t kTimerAccuracyUsec = 1000;
+
 std::uint64_t to_usec(job::TimePoint at) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count();
   return us < 0 ? 0 : static_cast<std::uint64_t>(us);
@@ -499,7 +504,7 @@ void Supervisor::checkin_closed(Entry& entry) {
   std::uint64_t now = 0;
   sd_event_now(loop_, CLOCK_MONOTONIC, &now);
   auto grace = std::chrono::duration_cast<std::chrono::microseconds>(limits::kCheckinClosedGrace).count();
-  if (sd_event_add_time(loop_, &source, CLOCK_MONOTONIC, now + static_cast<std::uint64_t>(grace), 0,
+  if (sd_event_add_time(loop_, &source, CLOCK_MONOTONIC, now + static_cast<std::uint64_t>(grace), kTimerAccuracyUsec,
                         on_checkin_closed_timer, &entry) >= 0) {
     instance.closed_timer.reset(source);
   }
@@ -546,7 +551,7 @@ void Supervisor::arm(Entry& entry, job::TimerKind kind, job::TimePoint at) {
     return;
   }
   sd_event_source* source = nullptr;
-  if (sd_event_add_time(loop_, &source, CLOCK_MONOTONIC, to_usec(at), 0, on_timer,
+  if (sd_event_add_time(loop_, &source, CLOCK_MONOTONIC, to_usec(at), kTimerAccuracyUsec, on_timer,
                         &entry.timer_refs[static_cast<std::size_t>(kind)]) >= 0) {
     timer.reset(source);
   }
