@@ -48,6 +48,7 @@ class CheckinChannel : public Watched {
       cancelled_ = true;
       gone.swap(on_connection_);
     }
+    Transactions::get().detach(fd_.get());
     Runtime::get().unwatch(fd_.get());
   }
 

@@ -20,17 +20,18 @@ namespace xpc::detail {
 
 namespace {
 
+// Owns the timerfd: closed when the loop lets it go (Runtime::unwatch).
 class CleanTimer : public Watched {
  public:
-  explicit CleanTimer(int fd) : fd_(fd) {}
+  explicit CleanTimer(UniqueFd fd) : fd_(std::move(fd)) {}
   void on_readable() override {
     std::uint64_t expirations = 0;
-    (void)::read(fd_, &expirations, sizeof expirations);
+    (void)::read(fd_.get(), &expirations, sizeof expirations);
     Transactions::get().clean_timer_fired();
   }
 
  private:
-  int fd_;
+  UniqueFd fd_;
 };
 
 }  // namespace
@@ -64,18 +65,28 @@ void Transactions::end() {
 void Transactions::attach(int checkin_fd) {
   std::lock_guard lock(mu_);
   checkin_fd_ = checkin_fd;
-  clean_timer_ = UniqueFd::adopt(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (clean_timer_) Runtime::get().watch(clean_timer_.get(), std::make_shared<CleanTimer>(clean_timer_.get()));
+  told_dirty_ = clean_armed_ = false;
+  UniqueFd timer = UniqueFd::adopt(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  clean_timer_ = timer.get();
+  if (timer) Runtime::get().watch(clean_timer_, std::make_shared<CleanTimer>(std::move(timer)));
   if (count_ > 0) report_locked(true);
+}
+
+void Transactions::detach(int checkin_fd) {
+  std::lock_guard lock(mu_);
+  if (checkin_fd_ != checkin_fd) return;
+  checkin_fd_ = -1;
+  if (clean_timer_ >= 0) Runtime::get().unwatch(clean_timer_);
+  clean_timer_ = -1;
 }
 
 // Armed at most once per delay, whatever the rate of transitions.
 void Transactions::arm_clean_locked() {
   if (clean_armed_) return;
-  if (!clean_timer_) return report_locked(false);
+  if (clean_timer_ < 0) return report_locked(false);
   itimerspec at{};
   at.it_value.tv_nsec = std::chrono::nanoseconds(kCleanDelay).count();
-  clean_armed_ = ::timerfd_settime(clean_timer_.get(), 0, &at, nullptr) == 0;
+  clean_armed_ = ::timerfd_settime(clean_timer_, 0, &at, nullptr) == 0;
   if (!clean_armed_) report_locked(false);
 }
 

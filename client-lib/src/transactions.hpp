@@ -32,6 +32,9 @@ class Transactions {
   // The checkin channel that hears transitions (Listener::start); the
   // current state is reported at once when dirty.
   void attach(int checkin_fd);
+  // That channel is going (the listener cancelled, xpcd gone): no more
+  // reports, and the timer is closed.
+  void detach(int checkin_fd);
   // Holds the count still: no transition is reported while the lock lives
   // (the exit-if-idle decision and the park that follows).
   std::unique_lock<std::mutex> freeze() { return std::unique_lock(mu_); }
@@ -52,7 +55,7 @@ class Transactions {
   int checkin_fd_ = -1;
   bool told_dirty_ = false;  // what xpcd was told last
   bool clean_armed_ = false;
-  UniqueFd clean_timer_;     // made at attach
+  int clean_timer_ = -1;     // made at attach, owned by its watcher on the loop
 };
 
 // One automatic transaction: a received message that awaits a reply. It
