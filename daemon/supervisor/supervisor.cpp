@@ -18,10 +18,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>  // job change observer
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <tuple>  // job change observer
 
 namespace xpcd {
 
@@ -249,12 +251,26 @@ void Supervisor::feed(Entry& entry, job::Event event) {
   queue_.emplace_back(&entry, std::move(event));
   if (feeding_) return;
   feeding_ = true;
+  // --- job change observer: each job fed, as it was before ---
+  std::vector<std::tuple<Entry*, job::State, int>> before;
+  // --- end job change observer ---
   while (!queue_.empty()) {
     auto [target, next] = std::move(queue_.front());
     queue_.pop_front();
+    // --- job change observer ---
+    if (job_changed_ && std::ranges::none_of(before, [&](const auto& b) { return std::get<0>(b) == target; })) {
+      before.emplace_back(target, target->job.state(), target->job.status().pid);
+    }
+    // --- end job change observer ---
     for (const job::Effect& effect : target->job.handle(next, job::Clock::now())) apply(*target, effect);
   }
   feeding_ = false;
+  // --- job change observer: read before the removed entries are freed ---
+  std::vector<std::string> changed;
+  for (const auto& [e, state, pid] : before) {
+    if (e->removed || e->job.state() != state || e->job.status().pid != pid) changed.push_back(e->job.label());
+  }
+  // --- end job change observer ---
   std::vector<std::function<void()>> removed_callbacks;
   std::vector<std::string> removed_labels;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
@@ -277,6 +293,9 @@ void Supervisor::feed(Entry& entry, job::Event event) {
   for (const auto& label : removed_labels) other_job_changed(label, false);
   // After the loop: a callback may load a job under the same names.
   for (auto& callback : removed_callbacks) callback();
+  // --- job change observer ---
+  for (const auto& label : changed) job_changed_(label);
+  // --- end job change observer ---
 }
 
 void Supervisor::apply(Entry& entry, const job::Effect& effect) {

@@ -95,6 +95,14 @@ class Supervisor {
   xpc::Result<xpc::Ok, std::string> control(const std::string& label, job::Event event);
   // --- end control plane ---
 
+  // --- job change observer (daemon/dbus: the JobChanged signal) ---
+  // `observer` hears the label of every job whose state or pid changed
+  // while feed() ran, and of every job removed, once per feed(), after the
+  // events are processed and removed jobs are gone (job_view tells what is
+  // now). Loop thread; one observer; it reads, it must not steer.
+  void on_job_changed(std::function<void(const std::string& label)> observer) { job_changed_ = std::move(observer); }
+  // --- end job change observer ---
+
  private:
   struct Instance;
   struct Entry;
@@ -143,6 +151,7 @@ class Supervisor {
   std::unique_ptr<NotifySocket> notify_;  // null when it could not be bound (logged)
   std::unique_ptr<PressureWatch> pressure_;  // null without PSI (logged)
   UidLedger ledger_;  // what each client uid makes this daemon hold (uid_ledger.hpp)
+  std::function<void(const std::string&)> job_changed_;  // on_job_changed
 };
 
 }  // namespace xpcd
