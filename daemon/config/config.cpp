@@ -49,6 +49,10 @@ class Reader {
         r = seconds(node, k, limits::kMaxActivationTimeoutSeconds, out_.config.activation_timeout);
       } else if (k == "idle_timeout") {
         r = seconds(node, k, limits::kMaxIdleTimeoutSeconds, out_.config.idle_timeout);
+      } else if (k == "dbus") {
+        const auto* b = node.as_boolean();
+        if (b == nullptr) return wrong(node, "dbus", "true or false");
+        out_.config.dbus = b->get();
       } else if (k == "limits") {
         if (!node.is_table()) return wrong(node, "limits", "a table");
         r = limits(*node.as_table());

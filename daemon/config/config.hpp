@@ -7,6 +7,7 @@
 //   bootstrap = "/run/xpcd/bootstrap"       # the bootstrap socket
 //   activation_timeout = 30                 # seconds (integer or float)
 //   idle_timeout = 30                       # seconds: TimeOut of jobs without one (unset: none)
+//   dbus = true                             # the D-Bus API (docs/dbus.md); false: none
 //   [limits]
 //   pending_lookups_per_uid = 256
 //   held_fds_per_uid = 512
@@ -56,6 +57,7 @@ struct DaemonConfig {
   std::optional<std::string> bootstrap;                    // unset: $XPCD_BOOTSTRAP, else the domain's
   std::optional<std::chrono::nanoseconds> activation_timeout;  // unset: the engine's default
   std::optional<std::chrono::nanoseconds> idle_timeout;        // unset: only jobs with TimeOut exit idle
+  bool dbus = true;  // org.xpcd.Manager1 on the domain's bus, when there is one
   limits::UidLimits limits;
   PressureConfig pressure;
 };

@@ -49,11 +49,20 @@ TEST_CASE("every key is read") {
   CHECK(*ok("activation_timeout = 2").activation_timeout == std::chrono::seconds(2));
 }
 
+TEST_CASE("dbus turns the D-Bus API off, and is on by default") {
+  CHECK(ok("").dbus);
+  CHECK(ok("dbus = true").dbus);
+  CHECK_FALSE(ok("dbus = false").dbus);
+  CHECK_FALSE(ok("dbus = false\nbootstrap = \"/b\"").dbus);
+  CHECK(error_of("dbus = 0") == "x.toml:1:8: 'dbus' must be true or false, not an integer");
+  CHECK(error_of("dbus = \"no\"") == "x.toml:1:8: 'dbus' must be true or false, not a string");
+}
+
 TEST_CASE("an unknown key is a warning with its position, and the rest is read") {
-  auto r = parse("bootstrap = \"/b\"\ndbus = 5\n[limits]\nparked = 1\n", "x.toml");
+  auto r = parse("bootstrap = \"/b\"\ncolour = 5\n[limits]\nparked = 1\n", "x.toml");
   REQUIRE(r.ok());
   REQUIRE(r->warnings.size() == 2);
-  CHECK(r->warnings[0] == "x.toml:2:1: unknown key 'dbus' (ignored)");
+  CHECK(r->warnings[0] == "x.toml:2:1: unknown key 'colour' (ignored)");
   CHECK(r->warnings[1] == "x.toml:4:1: unknown key 'limits.parked' (ignored)");
   CHECK(*r->config.bootstrap == "/b");
 }
