@@ -5,6 +5,7 @@
 #include "bootstrap/bootstrap_server.hpp"
 #include "config/config.hpp"
 #include "control/control.hpp"
+#include "dbus/manager_api.hpp"
 #include "service_manager/service_manager.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/manifest_watch.hpp"
@@ -20,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -256,6 +258,14 @@ int main(int argc, char** argv) {
   control.start();
   bootstrap.set_control(&control);
   manifests.start();
+  // The D-Bus API (docs/dbus.md): on the domain's bus when there is one;
+  // before READY, so the name is on the bus once xpcd says it serves.
+  std::unique_ptr<xpcd::dbus::ManagerApi> dbus_api;
+  if (config.dbus) {
+    dbus_api = xpcd::dbus::ManagerApi::start(loop.get(), control, supervisor);
+  } else {
+    xpcd::log_line(xpcd::LogLevel::info, "D-Bus: off (dbus = false in the config)");
+  }
   xpcd::log_line(xpcd::LogLevel::info, fmt::format("serving {} jobs at {}", supervisor.job_count(), *served));
   announce_ready(bootstrap, supervisor.job_count(), *served, options.ready_fd);
   int r = sd_event_loop(loop.get());
