@@ -1,0 +1,146 @@
+// A private dbus-daemon per test (STYLE 10: sdbus-c++ 1.2 has no direct
+// peer-to-peer connection), with its own config in the test's temp dir:
+// any uid may connect (so a test can call as nobody) and own names. The
+// test waits for the address it prints, never sleeps. Plus a runner for
+// real clients (busctl), with a bounded wait.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace xpc::test {
+
+struct Run {
+  int exit = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (looked up in PATH) and collects its exit code and output;
+// fails the test if it takes more than 30 s.
+inline Run run(std::vector<std::string> argv) {
+  std::vector<char*> raw;
+  for (auto& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  int out[2], err[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  pid_t pid = -1;
+  REQUIRE(posix_spawnp(&pid, raw[0], &actions, nullptr, raw.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  ::close(err[1]);
+  Run result;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int open = 2; open > 0;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) ::kill(pid, SIGKILL);
+    REQUIRE_MESSAGE(left.count() > 0, argv[0] << " did not finish within 30 s");
+    if (::poll(fds, 2, static_cast<int>(left.count())) <= 0) continue;
+    for (auto& p : fds) {
+      if (p.fd < 0 || p.revents == 0) continue;
+      char buffer[4096];
+      ssize_t n = ::read(p.fd, buffer, sizeof buffer);
+      if (n > 0) {
+        (&p == &fds[0] ? result.out : result.err).append(buffer, static_cast<std::size_t>(n));
+      } else {
+        ::close(p.fd);
+        p.fd = -1;
+        --open;
+      }
+    }
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  result.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+class PrivateBus {
+ public:
+  explicit PrivateBus(const std::filesystem::path& dir) {
+    const auto socket = dir / "bus";
+    const auto config = dir / "bus.conf";
+    std::ofstream(config) << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                             " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                             "<busconfig>\n"
+                             "  <type>session</type>\n"
+                             "  <listen>unix:path="
+                          << socket.string()
+                          << "</listen>\n"
+                             "  <auth>EXTERNAL</auth>\n"
+                             "  <policy context=\"default\">\n"
+                             "    <allow user=\"*\"/>\n"
+                             "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+                             "    <allow eavesdrop=\"true\"/>\n"
+                             "    <allow own=\"*\"/>\n"
+                             "  </policy>\n"
+                             "</busconfig>\n";
+    int address[2];
+    REQUIRE(::pipe2(address, O_CLOEXEC) == 0);
+    std::string config_arg = "--config-file=" + config.string();
+    std::vector<const char*> argv{"dbus-daemon", config_arg.c_str(), "--print-address=3", "--nofork", "--nopidfile",
+                                  nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, address[1], 3);
+    // Its complaints (it cannot raise its fd limit without privileges) in a file.
+    const std::string log = (dir / "dbus-daemon.log").string();
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    REQUIRE(posix_spawnp(&pid_, argv[0], &actions, nullptr, const_cast<char**>(argv.data()), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(address[1]);
+    // The address is printed once the daemon listens.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (address_.find('\n') == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      REQUIRE_MESSAGE(left.count() > 0, "dbus-daemon printed no address within 10 s");
+      pollfd p{address[0], POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) != 1) continue;
+      char buffer[512];
+      ssize_t n = ::read(address[0], buffer, sizeof buffer);
+      REQUIRE_MESSAGE(n > 0, "dbus-daemon exited before printing its address");
+      address_.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(address[0]);
+    address_.erase(address_.find('\n'));
+    // Any uid may connect (the policy says so); the socket must let them.
+    REQUIRE(::chmod(socket.c_str(), 0666) == 0);
+  }
+
+  ~PrivateBus() {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+
+  PrivateBus(const PrivateBus&) = delete;
+  PrivateBus& operator=(const PrivateBus&) = delete;
+
+  const std::string& address() const { return address_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string address_;
+};
+
+}  // namespace xpc::test
