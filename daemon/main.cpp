@@ -254,13 +254,15 @@ int main(int argc, char** argv) {
   xpcd::ManifestWatch manifests(loop.get(), supervisor, options.manifest_dirs);
   // The command core (xpcctl verbs) first: its overrides apply to every load.
   if (options.state_dir.empty()) options.state_dir = default_state_dir(options.domain);
+  // Declared before the core, so destroyed after it: the core may still
+  // hold a pending D-Bus reply (kickstart), which needs the connection.
+  std::unique_ptr<xpcd::dbus::ManagerApi> dbus_api;
   xpcd::control::Control control(loop.get(), supervisor, manifests, options.state_dir);
   control.start();
   bootstrap.set_control(&control);
   manifests.start();
   // The D-Bus API (docs/dbus.md): on the domain's bus when there is one;
   // before READY, so the name is on the bus once xpcd says it serves.
-  std::unique_ptr<xpcd::dbus::ManagerApi> dbus_api;
   if (config.dbus) {
     dbus_api = xpcd::dbus::ManagerApi::start(loop.get(), control, supervisor);
   } else {

@@ -241,8 +241,8 @@ std::unique_ptr<ManagerApi> ManagerApi::start(sd_event* loop, control::Control& 
     impl->manager = std::make_unique<Manager>(*impl->connection, control, supervisor);
     impl->connection->requestName(kBusName);
   } catch (const sdbus::Error& e) {
-    log_line(LogLevel::warning, fmt::format("D-Bus: no {} API ({}: {}), continuing without it", bus, e.getName(),
-                                            e.getMessage()));
+    log_line(LogLevel::warning, fmt::format("D-Bus: cannot serve {} on the {} ({}: {}), continuing without it", kBusName,
+                                            bus, e.getName(), e.getMessage()));
     return nullptr;
   }
   Impl* raw = impl.get();

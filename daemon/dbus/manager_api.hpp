@@ -23,8 +23,10 @@ class ManagerApi {
  public:
   // Connects to the domain's bus, exports the object, takes the name.
   // Null when there is no bus or the name is taken: logged as a warning,
-  // xpcd runs on without the D-Bus API. `control` and `supervisor` must
-  // outlive the result.
+  // xpcd runs on without the D-Bus API. `supervisor` must outlive the
+  // result; `control` must outlive every loop iteration, and be destroyed
+  // before the result (it may hold a pending reply, which needs the bus
+  // connection: sdbus-c++ messages call through it when they are freed).
   static std::unique_ptr<ManagerApi> start(sd_event* loop, control::Control& control, Supervisor& supervisor);
   ~ManagerApi();
   ManagerApi(const ManagerApi&) = delete;
