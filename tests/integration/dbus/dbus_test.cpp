@@ -202,3 +202,20 @@ TEST_CASE("dbus = false in xpcd.toml keeps org.xpcd.Manager1 off the bus") {
   CHECK(s.name_has_owner() == "b false\n");
   CHECK(s.xpcd.log().find("D-Bus: off") != std::string::npos);
 }
+
+TEST_CASE("no bus, or the name taken, is a warning: xpcd serves without the D-Bus API") {
+  SUBCASE("the name is taken by another xpcd") {
+    Scenario s;
+    XpcdFixture second;  // DBUS_SESSION_BUS_ADDRESS still names s's bus
+    second.start();
+    CHECK(second.log().find("D-Bus: cannot serve org.xpcd.Manager1 on the session bus") != std::string::npos);
+    CHECK(s.name_has_owner() == "b true\n");
+  }
+  SUBCASE("the bus address leads nowhere") {
+    XpcdFixture xpcd;
+    ::setenv("DBUS_SESSION_BUS_ADDRESS", ("unix:path=" + (xpcd.root() / "no-bus").string()).c_str(), 1);
+    xpcd.start();
+    ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+    CHECK(xpcd.log().find("D-Bus: cannot serve org.xpcd.Manager1 on the session bus") != std::string::npos);
+  }
+}
