@@ -24,6 +24,7 @@ struct Disable {};          // xpcctl disable: no new starts; a live instance is
 // --- demand ---
 struct Lookup {             // a client looked up one of the job's MachServices
   LookupId id;
+  bool parked = false;      // a connection parked at an idle exit, handed back: not new demand, never refused for the limit
 };
 struct SocketReadable {};   // a Sockets listener became readable while watched
 struct WatchPathChanged {}; // one of WatchPaths changed

@@ -173,7 +173,7 @@ void Job::log(LogEvent event, const std::string& text) { emit(Log{event, text});
 // What a lookup does in each state: deliver, hold, hold and start, or fail.
 void Job::on(const Lookup& e) {
   const bool held = state_ != State::running;
-  if (held && waiting_.size() >= limits::kMaxWaitingLookups) {
+  if (held && !e.parked && waiting_.size() >= limits::kMaxWaitingLookups) {
     return fail_one(e.id, named("too many lookups waiting for the job to start (limit " +
                                 std::to_string(limits::kMaxWaitingLookups) + ")"));
   }

@@ -17,7 +17,9 @@ bool Job::transactions_enabled() const {
 }
 
 // TimeOut from the manifest, else xpcd.toml's default; none for a job kept
-// alive (it would be started again at once) or without transactions.
+// alive (it would be started again at once) or without transactions. A
+// conditional KeepAlive that holds (or a non-empty QueueDirectories) is
+// checked when the timer fires: it would start the job again at once too.
 std::optional<Duration> Job::idle_timeout() const {
   if (!transactions_enabled() || spec_.keep_alive.always) return std::nullopt;
   if (!spec_.idle_timeout) return config_.idle_timeout;
@@ -42,11 +44,18 @@ void Job::ask_exit_if_idle(std::string reason) {
   if (const auto timeout = exit_timeout(spec_.exit_timeout)) arm(TimerKind::exit_timeout, now_ + *timeout);
 }
 
-// Only transitions are reported (0 <-> 1 transactions).
+// Only transitions are reported (0 <-> 1 transactions). While draining,
+// the answer to exit-if-idle says what happens; but a dirty instance is
+// never killed for idleness, so its ExitTimeOut waits while it is dirty.
 void Job::on(const Transactions& e) {
   if (!current(e.instance)) return;
   status_.dirty = e.dirty;
-  if (state_ != State::running) return;  // draining: the answer to exit-if-idle says what happens
+  if (state_ == State::draining) {
+    if (e.dirty) return cancel(TimerKind::exit_timeout);
+    if (const auto timeout = exit_timeout(spec_.exit_timeout)) arm(TimerKind::exit_timeout, now_ + *timeout);
+    return;
+  }
+  if (state_ != State::running) return;
   if (e.dirty) return cancel(TimerKind::idle);
   arm_idle();
 }
@@ -81,7 +90,7 @@ void Job::on(const ExitingIdle& e) {
 // honoured with KeepAlive=true (launchd).
 void Job::on(const MemoryPressure&) {
   if (state_ != State::running || status_.dirty || !spec_.enable_pressured_exit || !transactions_enabled() ||
-      spec_.keep_alive.always) {
+      spec_.keep_alive.always || standing_demand()) {
     return;
   }
   ++status_.pressured_exits;

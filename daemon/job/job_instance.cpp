@@ -252,7 +252,7 @@ void Job::on(const TimerFired& e) {
     case TimerKind::calendar:
       return;  // the wall-clock timer reports CalendarFired
     case TimerKind::idle:
-      if (state_ == State::running && !status_.dirty) ask_exit_if_idle("idle");
+      if (state_ == State::running && !status_.dirty && !standing_demand()) ask_exit_if_idle("idle");
       return;
   }
 }

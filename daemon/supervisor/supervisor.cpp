@@ -501,9 +501,16 @@ void Supervisor::flush_checkin(Entry& entry) {
     }
     auto sent = xpc::wire::send(instance.checkin.get(), message);
     if (!sent && sent.error().sys_errno == EAGAIN) break;
-    if (!sent) {
+    const int error = sent ? 0 : sent.error().sys_errno;
+    if (error == EPIPE || error == ECONNRESET || error == ENOTCONN) {
       checkin_closed(entry);
       return;
+    }
+    if (!sent) {  // this message alone cannot go (no fd for the dup, ETOOMANYREFS, ...): the channel stays
+      std::string reason = fmt::format("{}: cannot hand the connection to pid {}: {}", entry.job.label(), instance.pid,
+                                       sent.error().message());
+      log_job(LogLevel::warning, entry.job.label(), "checkin", reason);
+      if (message.id != 0) fail(entry, {message.id}, reason);
     }
     instance.unsent.pop_front();
   }
@@ -608,6 +615,7 @@ void Supervisor::instance_exited(Entry& entry) {
     for (;;) {
       auto said = xpc::wire::receive(entry.instance->checkin.get(), MSG_DONTWAIT);
       if (!said && said.error().sys_errno == ECONNRESET) continue;  // reported once, ahead of the data (checkin_readable)
+      if (!said && !closes_channel(said.error())) continue;        // a malformed message: the rest still counts
       if (!said) break;
       heard(entry, said->body);
       if (alive.expired() || !entry.instance) return;
@@ -660,7 +668,13 @@ void Supervisor::checkin_readable(Entry& entry) {
     // the kernel says so before the messages it sent first ("ready",
     // "accepted"), which the next read still gets, then EOF.
     if (received.error().sys_errno == EAGAIN || received.error().sys_errno == ECONNRESET) return;
-    // EOF or nonsense: the instance takes no more connections.
+    // One malformed message is dropped (its fds closed by the decoder);
+    // only EOF or a failing socket close the channel.
+    if (!closes_channel(received.error())) {
+      log_job(LogLevel::warning, entry.job.label(), "checkin",
+              fmt::format("pid {}: bad message dropped: {}", entry.instance->pid, received.error().message()));
+      return;
+    }
     if (entry.instance->checkin_source) checkin_closed(entry);
     return;
   }
@@ -680,7 +694,12 @@ void Supervisor::heard(Entry& entry, const Object& body) {
   } else if (event == xpc::protocol::kClean || event == xpc::protocol::kDirty) {
     feed(entry, job::Transactions{id, event == xpc::protocol::kDirty});
   } else if (event == xpc::protocol::kBusy) {
+    // It keeps its connections: what it parked before it failed to park
+    // the rest (idle_exit.cpp) are copies of live sockets, not ours.
+    entry.parked.clear();
     feed(entry, job::Busy{id});
+  } else if (!asked_to_exit(entry)) {
+    // park and exiting only answer exit-if-idle: anything else is ignored.
   } else if (event == xpc::protocol::kPark) {
     park(entry, body[xpc::protocol::kConnections]);
   } else if (event == xpc::protocol::kExiting) {
@@ -718,6 +737,8 @@ int Supervisor::on_parked(sd_event_source*, int fd, uint32_t, void* userdata) {
   Entry& entry = *parked->entry;
   char byte;
   ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  // ECONNRESET comes once, ahead of what the client sent before it closed.
+  if (n < 0 && errno == ECONNRESET) n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0 && errno == EAGAIN) return 0;
   if (n <= 0) {  // its client closed it: nobody to relaunch for
     std::erase_if(entry.parked, [parked](const auto& p) { return p.get() == parked; });
@@ -740,8 +761,18 @@ void Supervisor::unpark(Entry& entry) {
     held_.emplace(id, Held{&entry, std::move(p->service), std::move(p->service_end), std::move(p->peer), UidCharge{}});
     ids.push_back(id);
   }
-  for (std::size_t i = 0; i + 1 < ids.size(); ++i) queue_.emplace_back(&entry, job::Lookup{ids[i]});
-  feed(entry, job::Lookup{ids.back()});
+  for (std::size_t i = 0; i + 1 < ids.size(); ++i) queue_.emplace_back(&entry, job::Lookup{ids[i], true});
+  feed(entry, job::Lookup{ids.back(), true});
+}
+
+bool Supervisor::asked_to_exit(const Entry& entry) {
+  return entry.job.state() == job::State::draining;
+}
+
+// Errors after which the checkin channel is gone: EOF and socket errors.
+// A message that does not decode is one bad message, not a closed channel.
+bool Supervisor::closes_channel(const xpc::wire::CodecError& error) {
+  return error.code == xpc::wire::CodecErrc::Closed || error.code == xpc::wire::CodecErrc::System;
 }
 
 bool Supervisor::drains_on_crash(const manifest::JobSpec& spec) {

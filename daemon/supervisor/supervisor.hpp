@@ -16,6 +16,7 @@
 #include "supervisor/pressure_watch.hpp"
 #include "supervisor/uid_ledger.hpp"
 
+#include <xpc/codec.hpp>
 #include <xpc/object.hpp>
 #include <xpc/result.hpp>
 #include <xpc/unique_fd.hpp>
@@ -128,6 +129,8 @@ class Supervisor {
   void park(Entry& entry, const xpc::Object& connections);
   void unpark(Entry& entry);
   static bool drains_on_crash(const manifest::JobSpec& spec);
+  static bool asked_to_exit(const Entry& entry);
+  static bool closes_channel(const xpc::wire::CodecError& error);
   static int on_parked(sd_event_source* s, int fd, uint32_t revents, void* userdata);
   static std::optional<std::string> refuses_connections(const Entry& entry);
   static int on_checkin_closed_timer(sd_event_source* s, uint64_t usec, void* userdata);

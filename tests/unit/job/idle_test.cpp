@@ -105,8 +105,8 @@ TEST_CASE("a transaction beginning while exit-if-idle is in flight: the answer (
   up(h);
   h.advance(1s);
   h.fire(TimerKind::idle);
-  CHECK(h.send(Transactions{1, true}) == Effects{});
-  CHECK(h.send(Busy{1}) == Effects{CancelTimer{TimerKind::exit_timeout}});  // dirty: no idle clock
+  CHECK(h.send(Transactions{1, true}) == Effects{CancelTimer{TimerKind::exit_timeout}});  // never killed while dirty
+  CHECK(h.send(Busy{1}) == Effects{});  // dirty: no idle clock
   CHECK(h.send(Transactions{1, false}) == Effects{ArmTimer{TimerKind::idle, h.now + 1s}});
 }
 
@@ -252,6 +252,62 @@ TEST_CASE("an instance that dies with a transaction open is relaunched (launchd)
     g.advance(60s);
     CHECK(g.killed(SIGSEGV) == Effects{CancelTimer{TimerKind::idle}});
   }
+}
+
+}  // namespace xpcd::job::test
+
+namespace xpcd::job::test {
+
+TEST_CASE("a transaction begun while exit-if-idle is in flight holds off the kill until the instance is clean again") {
+  JobSpec spec = idle_spec(1);
+  spec.exit_timeout = 2;
+  Harness h(spec);
+  up(h);
+  h.advance(1s);
+  h.fire(TimerKind::idle);
+  // Its loop is busy with the request: busy comes late.
+  CHECK(h.send(Transactions{1, true}) == Effects{CancelTimer{TimerKind::exit_timeout}});
+  h.advance(1h);
+  CHECK(h.fire(TimerKind::exit_timeout) == Effects{});  // never killed while dirty
+  CHECK(h.job.state() == State::draining);
+  SUBCASE("clean again and still no answer: ExitTimeOut from now") {
+    CHECK(h.send(Transactions{1, false}) == Effects{ArmTimer{TimerKind::exit_timeout, h.now + 2s}});
+  }
+  SUBCASE("busy at last: it goes on, dirty, no idle clock") {
+    CHECK(h.send(Busy{1}) == Effects{});
+    CHECK(h.job.state() == State::running);
+  }
+}
+
+TEST_CASE("connections handed back after an idle exit are never refused for the waiting limit") {
+  Harness h(idle_spec(1));
+  up(h);
+  h.advance(1s);
+  h.fire(TimerKind::idle);
+  h.send(ExitingIdle{1});
+  h.exited(0);
+  h.send(Lookup{2, true});
+  for (LookupId id = 3; id < 3 + limits::kMaxWaitingLookups; ++id) {
+    REQUIRE(h.send(Lookup{id, true}) == Effects{});
+  }
+  // A new client past the limit is still refused.
+  auto refused = h.send(Lookup{5000});
+  REQUIRE(refused.size() == 1);
+  CHECK(std::holds_alternative<FailLookups>(refused[0]));
+}
+
+TEST_CASE("no idle exit while a conditional KeepAlive holds: it would be started again at once") {
+  JobSpec spec = idle_spec(1);
+  spec.keep_alive.path_state.emplace_back("/run/flag", true);
+  Harness h(spec);
+  h.load();
+  h.send(PathStateChanged{"/run/flag", true});  // standing demand: started
+  h.spawned();
+  h.checked_in();
+  h.advance(1s);
+  CHECK(h.fire(TimerKind::idle) == Effects{});
+  CHECK(h.job.state() == State::running);
+  CHECK(h.send(PathStateChanged{"/run/flag", false}) == Effects{});
 }
 
 }  // namespace xpcd::job::test
