@@ -43,7 +43,7 @@ std::vector<std::shared_ptr<ConnectionImpl>> live_connections() {
   return live;
 }
 
-void say(int checkin_fd, const Object& event) { (void)wire::send(checkin_fd, wire::Message{0, 0, false, event}); }
+bool say(int checkin_fd, const Object& event) { return wire::send(checkin_fd, wire::Message{0, 0, false, event}).ok(); }
 
 }  // namespace
 
@@ -87,20 +87,34 @@ void ConnectionImpl::termination_imminent() {
 // begins either makes this busy or waits for an exit it cannot stop.
 void answer_exit_if_idle(int checkin_fd) {
   auto frozen = Transactions::get().freeze();
-  bool busy = Transactions::get().count_locked() > 0;
+  // Posted work (barriers, reply handlers, events) is work in hand too.
+  bool busy = Transactions::get().count_locked() > 0 || Runtime::get().has_posted();
   std::vector<Object> entries;
   for (const auto& connection : live_connections()) {
     if (busy) break;
     busy = connection->has_work();
     if (Object entry = connection->park_entry(); !busy && !entry.is_null()) entries.push_back(std::move(entry));
   }
-  if (busy) return say(checkin_fd, Object{{protocol::kEvent, protocol::kBusy}});
+  const Object busy_answer{{protocol::kEvent, protocol::kBusy}};
+  if (busy) {
+    say(checkin_fd, busy_answer);
+    return;
+  }
+  // A batch that cannot go (fds in flight over the limit, no memory): this
+  // service stays, keeps every connection, and says busy; xpcd drops the
+  // copies it got from the batches before.
   for (std::size_t first = 0; first < entries.size(); first += protocol::kParkBatch) {
     Array batch(entries.begin() + static_cast<std::ptrdiff_t>(first),
                 entries.begin() + static_cast<std::ptrdiff_t>(std::min(entries.size(), first + protocol::kParkBatch)));
-    say(checkin_fd, Object{{protocol::kEvent, protocol::kPark}, {protocol::kConnections, Object::array(std::move(batch))}});
+    if (!say(checkin_fd, Object{{protocol::kEvent, protocol::kPark}, {protocol::kConnections, Object::array(std::move(batch))}})) {
+      say(checkin_fd, busy_answer);
+      return;
+    }
   }
-  say(checkin_fd, Object{{protocol::kEvent, protocol::kExiting}});
+  if (!say(checkin_fd, Object{{protocol::kEvent, protocol::kExiting}})) {
+    say(checkin_fd, busy_answer);
+    return;
+  }
   std::fflush(nullptr);
   ::_exit(0);
 }

@@ -151,6 +151,11 @@ void Runtime::unwatch(int fd) {
   if (owner) post([owner = std::move(owner)] {});
 }
 
+bool Runtime::has_posted() {
+  std::lock_guard lock(mu_);
+  return !posted_.empty();
+}
+
 void Runtime::post(std::function<void()> fn) {
   {
     std::lock_guard lock(mu_);

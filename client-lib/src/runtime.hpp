@@ -52,6 +52,8 @@ class Runtime {
   // Runs fn on the loop, after everything posted before it.
   void post(std::function<void()> fn);
   bool on_loop_thread() const noexcept;
+  // Whether posted work waits to run (the idle-exit busy check).
+  bool has_posted();
 
  private:
   Runtime();

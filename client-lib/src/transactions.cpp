@@ -64,6 +64,8 @@ void Transactions::end() {
 // A service starts clean, as xpcd assumes at check-in.
 void Transactions::attach(int checkin_fd) {
   std::lock_guard lock(mu_);
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit([] { Transactions::get().flush_at_exit(); }); });
   checkin_fd_ = checkin_fd;
   told_dirty_ = clean_armed_ = false;
   UniqueFd timer = UniqueFd::adopt(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -88,6 +90,12 @@ void Transactions::arm_clean_locked() {
   at.it_value.tv_nsec = std::chrono::nanoseconds(kCleanDelay).count();
   clean_armed_ = ::timerfd_settime(clean_timer_, 0, &at, nullptr) == 0;
   if (!clean_armed_) report_locked(false);
+}
+
+// try_lock: a thread that holds the lock at exit must not hang the exit.
+void Transactions::flush_at_exit() {
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (lock.owns_lock() && count_ == 0 && told_dirty_) report_locked(false);
 }
 
 void Transactions::clean_timer_fired() {

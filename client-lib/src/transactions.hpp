@@ -43,6 +43,9 @@ class Transactions {
   // yes, unless XPC_AUTOMATIC_TRANSACTIONS=0 was in the environment at
   // start (a service that manages its transactions itself; the benchmark).
   static bool automatic();
+  // At exit: a "clean" the timer has not sent yet goes now, so xpcd does
+  // not take a normal exit right after a reply for a death while dirty.
+  void flush_at_exit();
   // The timerfd fired: "clean" if the count is still 0.
   void clean_timer_fired();
 
