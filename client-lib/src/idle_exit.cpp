@@ -96,7 +96,7 @@ void answer_exit_if_idle(int checkin_fd) {
     if (Object entry = connection->park_entry(); !busy && !entry.is_null()) entries.push_back(std::move(entry));
   }
   const Object busy_answer{{protocol::kEvent, protocol::kBusy}};
-  if (busy) {
+  if (busy || entries.size() > protocol::kMaxParkedConnections) {
     say(checkin_fd, busy_answer);
     return;
   }

@@ -716,6 +716,11 @@ void Supervisor::park(Entry& entry, const Object& connections) {
   const std::size_t count = connections.is(xpc::Type::Array) ? connections.size() : 0;
   for (std::size_t i = 0; i < count; ++i) {
     const Object& one = connections[i];
+    if (entry.parked.size() >= xpc::protocol::kMaxParkedConnections) {
+      log_job(LogLevel::warning, entry.job.label(), "parked",
+              fmt::format("more than {} connections parked; the rest are closed", xpc::protocol::kMaxParkedConnections));
+      return;  // the message's fds close with it
+    }
     UniqueFd fd = one[xpc::protocol::kFd].dup_fd();
     if (!fd) continue;
     const Object& record = one[xpc::protocol::kPeer];

@@ -98,6 +98,12 @@ inline constexpr const char* kConnections = "connections";
 // Connections per park message: each carries its fd and its client's
 // pidfd, and a message holds at most limits::kMaxFds (252) fds.
 inline constexpr std::size_t kParkBatch = 100;
+// Connections one instance may park at an idle exit. xpcd holds 2 fds for
+// each (the socket and the client's pidfd): 256 of them are 512 fds, as a
+// uid's held-fds limit, leaving xpcd's default RLIMIT_NOFILE of 1024 room
+// for everyone else. A service with more connections open answers busy and
+// stays running; xpcd closes any beyond this a service parks anyway.
+inline constexpr std::size_t kMaxParkedConnections = 256;
 
 // Lookup flags.
 inline constexpr std::uint64_t kLookupPrivileged = 1u << 0;  // system domain only

@@ -417,3 +417,48 @@ TEST_CASE("changing the system domain needs root; reading it does not") {
   CHECK(std::stol(root.out) > 0);
   CHECK(xpcctl({"blame", "system/com.test.sys"}).out == "kickstart\n");
 }
+
+// The parked-connection limit (xpc/protocol.hpp kMaxParkedConnections) at
+// N and N+1: with N connections open the service parks them all and exits
+// idle, and every one is served again; with N+1 it answers busy and stays.
+TEST_CASE("an idle exit parks up to 256 connections; with 257 open the service stays and says busy") {
+  XpcdFixture xpcd;
+  xpcd.add_service("com.test.many", "com.test.many", "TimeOut = 0.05");
+  xpcd.start();
+  const std::string target = "com.test.many";
+  for (std::size_t count : {protocol::kMaxParkedConnections, protocol::kMaxParkedConnections + 1}) {
+    CAPTURE(count);
+    // (Should the service exit idle while they are opened, the next one
+    // brings every earlier one back to the new instance: the last reply
+    // names the instance that has them all.)
+    std::vector<Connection> clients;
+    pid_t pid = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      Connection c = Connection::mach_service(target);
+      c.set_event_handler([](const Object&) {});
+      c.resume();
+      pid = static_cast<pid_t>(c.send_sync(Object{{"text", "hi"}}, 20s)["pid"].int64_or(0));
+      clients.push_back(c);
+    }
+    REQUIRE(pid > 0);
+    Json before = print_job(target);
+    if (count == protocol::kMaxParkedConnections) {
+      UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+      pollfd p{pidfd.get(), POLLIN, 0};
+      REQUIRE_MESSAGE(::poll(&p, 1, 20'000) == 1, xpcd.log());  // exited idle
+      for (auto& c : clients) CHECK(c.send_sync(Object{{"text", "back"}}, 20s)["text"].as_string() == "back");
+    } else {
+      // Asked (every 50 ms), it answers busy: wait (bounded) for xpcd to count one.
+      auto deadline = std::chrono::steady_clock::now() + 20s;
+      Json job = before;
+      while (job["busy_answers"].get<std::uint64_t>() == before["busy_answers"].get<std::uint64_t>() &&
+             std::chrono::steady_clock::now() < deadline) {
+        job = print_job(target);
+      }
+      CHECK(job["busy_answers"].get<std::uint64_t>() > before["busy_answers"].get<std::uint64_t>());
+      CHECK(job["idle_exits"] == before["idle_exits"]);
+      CHECK(job["pid"] == pid);
+    }
+    for (auto& c : clients) c.cancel();
+  }
+}
