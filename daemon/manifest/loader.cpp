@@ -175,4 +175,28 @@ void check_duplicate_names(std::vector<LoadedManifest>& manifests) {
   }
 }
 
+Diagnostics check_system_ownership(const std::string& path) {
+  Diagnostics out;
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  for (const std::string& p : {path, dir.empty() ? std::string(".") : dir}) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) {
+      out.push_back({Severity::error, path, {}, "", fmt::format("cannot check who owns {}: {}", p, std::strerror(errno))});
+      continue;
+    }
+    if (st.st_uid != 0) {
+      out.push_back({Severity::error, path, {}, "",
+                     fmt::format("refused: {} is owned by uid {}, not root (system-domain manifests and their "
+                                 "directories must be root's)", p, st.st_uid)});
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      out.push_back({Severity::error, path, {}, "",
+                     fmt::format("refused: {} is writable by {} (mode {:04o}); system-domain manifests and their "
+                                 "directories must be writable by root only", p,
+                                 (st.st_mode & S_IWOTH) != 0 ? "others" : "its group", st.st_mode & 07777)});
+    }
+  }
+  return out;
+}
+
 }  // namespace xpcd::manifest

@@ -39,6 +39,12 @@ LoadedManifest load_manifest_bytes(std::string_view bytes, Format format, const 
 // are refused before they are read.
 LoadedManifest load_manifest(const std::string& path, const Schemas& schemas);
 
+// The system domain's rule (DESIGN 3, 7): a manifest (file or bundle) and
+// the directory holding it must be owned by root and not writable by group
+// or others, or anyone who can write them chooses what root runs. One
+// error per offending path; none when it is safe.
+Diagnostics check_system_ownership(const std::string& path);
+
 // The manifests a lint or the daemon should load for the given paths: a file
 // is itself; a directory ending in ".xpc" is a bundle; any other directory
 // contributes its non-hidden regular files and *.xpc bundles, sorted by name

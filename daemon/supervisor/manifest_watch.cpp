@@ -78,6 +78,18 @@ ManifestWatch::ManifestWatch(sd_event* loop, Supervisor& supervisor, std::vector
 
 ManifestWatch::~ManifestWatch() = default;
 
+// A manifest as the domain accepts it: in the system domain one that
+// someone other than root could have written is refused (DESIGN 3).
+manifest::LoadedManifest ManifestWatch::read_manifest(const std::string& path) const {
+  manifest::LoadedManifest m = manifest::load_manifest(path, *schemas_);
+  if (!supervisor_.serves_system()) return m;
+  manifest::Diagnostics unsafe = manifest::check_system_ownership(path);
+  if (unsafe.empty()) return m;
+  m.job.reset();
+  m.diagnostics.insert(m.diagnostics.end(), unsafe.begin(), unsafe.end());
+  return m;
+}
+
 void ManifestWatch::start() {
   if (!schemas_) return;
   // Watch first, then read: a file written in between is seen twice
@@ -91,7 +103,7 @@ void ManifestWatch::start() {
   auto paths = manifest::expand_paths(existing, path_errors);
   log_diagnostics(path_errors);
   std::vector<manifest::LoadedManifest> all;
-  for (const auto& path : paths) all.push_back(manifest::load_manifest(path, *schemas_));
+  for (const auto& path : paths) all.push_back(read_manifest(path));
   std::vector<bool> valid;
   for (const auto& m : all) valid.push_back(m.job.has_value());
   manifest::check_duplicate_names(all);
@@ -174,7 +186,7 @@ void ManifestWatch::reconcile(const std::string& path) {
     if (known != loaded_.end()) bootout(path);
     return;
   }
-  auto m = manifest::load_manifest(path, *schemas_);
+  auto m = read_manifest(path);
   log_diagnostics(m.diagnostics);
   if (!m.job) {
     blocked_.erase(path);
@@ -274,7 +286,7 @@ xpc::Result<std::string, std::string> ManifestWatch::bootstrap(const std::string
     return xpc::fail(fmt::format("{}: already loaded as '{}'", path, known->second.label));
   }
   if (booting_out_.contains(path)) return xpc::fail(fmt::format("{}: its job is being booted out", path));
-  auto m = manifest::load_manifest(path, *schemas_);
+  auto m = read_manifest(path);
   if (!m.job) {
     std::string errors;
     for (const auto& d : m.diagnostics) {

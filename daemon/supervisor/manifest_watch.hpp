@@ -7,6 +7,7 @@
 #pragma once
 
 #include "manifest/job_spec.hpp"
+#include "manifest/loader.hpp"
 #include "manifest/schema.hpp"
 #include "supervisor/event_loop.hpp"
 #include "supervisor/supervisor.hpp"
@@ -62,6 +63,7 @@ class ManifestWatch {
   // --- end control plane ---
 
  private:
+  manifest::LoadedManifest read_manifest(const std::string& path) const;
   struct Dir;
   struct Loaded {
     std::string label;
