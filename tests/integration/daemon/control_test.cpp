@@ -462,3 +462,45 @@ TEST_CASE("an idle exit parks up to 256 connections; with 257 open the service s
     for (auto& c : clients) c.cancel();
   }
 }
+
+// A parked connection whose client closes it is dropped: nobody to relaunch
+// for. The instance exits idle with two connections parked; one client goes
+// away; xpcd's count of parked connections falls to one, and the service is
+// not started for the close. The other client's next request brings it back.
+TEST_CASE("a parked connection closed by its client is dropped without a relaunch") {
+  XpcdFixture xpcd;
+  xpcd.add_service("com.test.parked", "com.test.parked", "TimeOut = 0.05");
+  xpcd.start();
+  const std::string target = "com.test.parked";
+  auto open_one = [&] {
+    Connection c = Connection::mach_service(target);
+    c.set_event_handler([](const Object&) {});
+    c.resume();
+    return c;
+  };
+  Connection stays = open_one(), goes = open_one();
+  REQUIRE(stays.send_sync(Object{{"text", "a"}}, 20s)["text"].as_string() == "a");
+  auto pid = static_cast<pid_t>(goes.send_sync(Object{{"text", "b"}}, 20s)["pid"].int64_or(0));
+  REQUIRE(pid > 0);
+  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  pollfd p{pidfd.get(), POLLIN, 0};
+  REQUIRE_MESSAGE(::poll(&p, 1, 20'000) == 1, xpcd.log());  // exited idle, both parked
+  // (xpcd may read the exit after this print: wait, bounded, for the count.)
+  auto parked_is = [&](std::uint64_t want) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    Json job = print_job(target);
+    while (job["parked_connections"].get<std::uint64_t>() != want && std::chrono::steady_clock::now() < deadline) {
+      job = print_job(target);
+    }
+    return job;
+  };
+  Json parked = parked_is(2);
+  REQUIRE(parked["parked_connections"] == 2);
+  const auto starts = xpcd.started_pids().size();
+  goes.cancel();
+  Json after = parked_is(1);
+  CHECK(after["parked_connections"] == 1);
+  CHECK(after["state"] == "stopped");
+  CHECK(xpcd.started_pids().size() == starts);
+  CHECK(stays.send_sync(Object{{"text", "again"}}, 20s)["text"].as_string() == "again");
+}
