@@ -23,6 +23,7 @@ namespace {
 struct Tracked {
   std::mutex mu;
   std::vector<std::weak_ptr<ConnectionImpl>> all;
+  std::size_t prune_at = 64;  // size at which gone connections are dropped (amortised)
 };
 
 Tracked& tracked() {
@@ -47,9 +48,15 @@ bool say(int checkin_fd, const Object& event) { return wire::send(checkin_fd, wi
 
 }  // namespace
 
+// A client that opens connection after connection never answers
+// exit-if-idle, so gone ones are dropped here too, not only there.
 void track(const std::shared_ptr<ConnectionImpl>& connection) {
   Tracked& t = tracked();
   std::lock_guard lock(t.mu);
+  if (t.all.size() >= t.prune_at) {
+    std::erase_if(t.all, [](const std::weak_ptr<ConnectionImpl>& weak) { return weak.expired(); });
+    t.prune_at = std::max<std::size_t>(64, 2 * t.all.size());
+  }
   t.all.push_back(connection);
 }
 

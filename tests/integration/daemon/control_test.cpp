@@ -46,13 +46,7 @@ std::int64_t call(const std::string& name) {
 
 // xpcd's pid, as the kernel says for a connection to its bootstrap socket.
 pid_t xpcd_pid() {
-  const char* path = std::getenv(protocol::kBootstrapEnv);
-  REQUIRE(path != nullptr);
-  UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
-  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  UniqueFd fd = xpc::test::connect_bootstrap();
   ucred cred{};
   socklen_t len = sizeof cred;
   REQUIRE(::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0);
@@ -65,13 +59,8 @@ std::size_t fd_count(pid_t pid) {
   return n;
 }
 
-// Waits (bounded) for a process to end, through its pidfd.
-void wait_gone(std::int64_t pid) {
-  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
-  if (!pidfd) return;  // gone already
-  pollfd p{pidfd.get(), POLLIN, 0};
-  REQUIRE(::poll(&p, 1, 10'000) == 1);
-}
+// Waits (bounded) for a process to end.
+void wait_gone(std::int64_t pid) { REQUIRE(xpc::test::wait_exit(static_cast<pid_t>(pid), 10'000)); }
 
 // Asks xpcd (bounded, one round trip per try, no sleeps) until the job is
 // no longer live: xpcd may see an exit after the test's pidfd does.
@@ -310,12 +299,7 @@ TEST_CASE("bad input gets a clear error and exit code; xpcd survives it and leak
     CHECK(run.err.find(c.error) != std::string::npos);
   }
   // Requests xpcctl would never send, straight over the protocol.
-  const char* path = std::getenv(protocol::kBootstrapEnv);
-  UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
-  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  UniqueFd fd = xpc::test::connect_bootstrap();
   const Object odd[] = {
       Object{{protocol::kRequest, protocol::kCommand}},
       Object{{protocol::kRequest, protocol::kCommand}, {protocol::kVerb, 7}},
@@ -443,9 +427,7 @@ TEST_CASE("an idle exit parks up to 256 connections; with 257 open the service s
     REQUIRE(pid > 0);
     Json before = print_job(target);
     if (count == protocol::kMaxParkedConnections) {
-      UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-      pollfd p{pidfd.get(), POLLIN, 0};
-      REQUIRE_MESSAGE(::poll(&p, 1, 20'000) == 1, xpcd.log());  // exited idle
+      REQUIRE_MESSAGE(xpc::test::wait_exit(pid, 20'000), xpcd.log());  // exited idle
       for (auto& c : clients) CHECK(c.send_sync(Object{{"text", "back"}}, 20s)["text"].as_string() == "back");
     } else {
       // Asked (every 50 ms), it answers busy: wait (bounded) for xpcd to count one.
@@ -482,9 +464,7 @@ TEST_CASE("a parked connection closed by its client is dropped without a relaunc
   REQUIRE(stays.send_sync(Object{{"text", "a"}}, 20s)["text"].as_string() == "a");
   auto pid = static_cast<pid_t>(goes.send_sync(Object{{"text", "b"}}, 20s)["pid"].int64_or(0));
   REQUIRE(pid > 0);
-  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  pollfd p{pidfd.get(), POLLIN, 0};
-  REQUIRE_MESSAGE(::poll(&p, 1, 20'000) == 1, xpcd.log());  // exited idle, both parked
+  REQUIRE_MESSAGE(xpc::test::wait_exit(pid, 20'000), xpcd.log());  // exited idle, both parked
   // (xpcd may read the exit after this print: wait, bounded, for the count.)
   auto parked_is = [&](std::uint64_t want) {
     auto deadline = std::chrono::steady_clock::now() + 20s;

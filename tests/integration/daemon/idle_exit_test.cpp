@@ -22,6 +22,7 @@
 
 using namespace xpc;
 using namespace std::chrono_literals;
+using xpc::test::wait_exit;
 using xpc::test::XpcdFixture;
 
 namespace {
@@ -157,11 +158,7 @@ TEST_CASE("a service holding a transaction (a reply not sent yet) is never asked
   REQUIRE_MESSAGE(slow["text"].as_string() == "slow", slow.description());
   auto pid = static_cast<pid_t>(slow["pid"].int64_or(0));
   // Clean once the reply is out: asked, it parks and exits.
-  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd) {
-    pollfd p{pidfd.get(), POLLIN, 0};
-    CHECK(::poll(&p, 1, 10'000) == 1);
-  }
+  CHECK(wait_exit(pid, 10'000));
   // Asked while dirty, it would have answered busy and been asked again
   // every 50 ms (about 20 times). Once after the reply is right; twice if
   // the first ask raced the request before the service had read it.
@@ -172,18 +169,6 @@ TEST_CASE("a service holding a transaction (a reply not sent yet) is never asked
   CHECK_MESSAGE(asks >= 1, log);
   CHECK_MESSAGE(asks <= 2, log);
 }
-
-namespace {
-
-// Waits (bounded) until process `pid` has ended; false if it did not.
-bool wait_exit(pid_t pid, int timeout_ms) {
-  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd) return errno == ESRCH;
-  pollfd p{pidfd.get(), POLLIN, 0};
-  return ::poll(&p, 1, timeout_ms) == 1;
-}
-
-}  // namespace
 
 TEST_CASE("a stop of a dirty service: its peers hear termination-imminent, then SIGTERM, then SIGKILL") {
   XpcdFixture xpcd;

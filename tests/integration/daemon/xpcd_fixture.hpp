@@ -35,10 +35,9 @@ namespace xpc::test {
 
 inline std::string build_dir() { return XPCD_BUILD_DIR; }
 
-// One lookup over the bootstrap protocol itself (DESIGN 5.2), synchronous,
-// so the test knows xpcd has answered it before the next: the reply body,
-// {fd: FD} or an error object.
-inline Object raw_lookup(const std::string& name, std::uint64_t flags = 0) {
+// A connection to the bootstrap socket of the running test xpcd
+// ($XPCD_BOOTSTRAP, set by XpcdFixture::start).
+inline UniqueFd connect_bootstrap() {
   const char* path = std::getenv(protocol::kBootstrapEnv);
   REQUIRE(path != nullptr);
   UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
@@ -46,6 +45,23 @@ inline Object raw_lookup(const std::string& name, std::uint64_t flags = 0) {
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
   REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+// Waits (bounded) until process `pid` has ended, through a pidfd; true if
+// it did (or was gone already).
+inline bool wait_exit(pid_t pid, int timeout_ms) {
+  UniqueFd pidfd = UniqueFd::adopt(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return errno == ESRCH;
+  pollfd p{pidfd.get(), POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) == 1;
+}
+
+// One lookup over the bootstrap protocol itself (DESIGN 5.2), synchronous,
+// so the test knows xpcd has answered it before the next: the reply body,
+// {fd: FD} or an error object.
+inline Object raw_lookup(const std::string& name, std::uint64_t flags = 0) {
+  UniqueFd fd = connect_bootstrap();
   Object request{{protocol::kRequest, protocol::kLookup}, {protocol::kName, name}, {protocol::kFlags, flags}};
   REQUIRE(wire::send(fd.get(), {1, 0, true, request}).ok());
   pollfd p{fd.get(), POLLIN, 0};
