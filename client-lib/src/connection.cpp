@@ -146,6 +146,7 @@ void ConnectionImpl::attach_socket_locked(UniqueFd fd) {
 }
 
 bool ConnectionImpl::ensure_connected_locked(std::unique_lock<std::mutex>& lock) {
+  if (kind_ == Kind::Listener) return false;  // it has no socket of its own to send on
   looked_up_.wait(lock, [this] { return state_ != State::LookingUp; });
   if (state_ == State::Connected) return true;
   if (state_ != State::Idle) return false;
@@ -169,6 +170,11 @@ bool ConnectionImpl::ensure_connected_locked(std::unique_lock<std::mutex>& lock)
   return true;
 }
 
+std::string ConnectionImpl::cannot_send_reason_locked() const {
+  if (kind_ == Kind::Listener) return "a listener does not send: send on the peer connections it receives";
+  return invalid_reason_;
+}
+
 void ConnectionImpl::cancel() { end(End::Cancelled, "the connection was cancelled"); }
 
 // --- sending ------------------------------------------------------------------------
@@ -176,7 +182,7 @@ void ConnectionImpl::cancel() { end(End::Cancelled, "the connection was cancelle
 void ConnectionImpl::send(const Object& message, Connection::ReplyHandler on_reply) {
   std::unique_lock lock(mu_);
   if (!ensure_connected_locked(lock)) {
-    std::string reason = invalid_reason_;
+    std::string reason = cannot_send_reason_locked();
     lock.unlock();
     if (on_reply) Runtime::get().post([on_reply, reason] { on_reply(error_event(protocol::kErrorInvalid, reason)); });
     return;
@@ -220,7 +226,7 @@ Object ConnectionImpl::send_sync(const Object& message, milliseconds timeout) {
   Socket socket = take_over(reading, id, quieted);
   if (!socket) {
     std::lock_guard lock(mu_);
-    return error_event(protocol::kErrorInvalid, invalid_reason_);
+    return error_event(protocol::kErrorInvalid, cannot_send_reason_locked());
   }
   wire::Message out{id, 0, true, message};
   if (auto* ctx = node_of(message.c_object())->context.get()) out.reply_to = ctx->reply_to;

@@ -91,6 +91,7 @@ class ConnectionImpl : public Watched, public std::enable_shared_from_this<Conne
   // Looks the name up when there is no socket, one sender at a time. False
   // (and the connection invalid) when that fails. Called with mu_ held.
   bool ensure_connected_locked(std::unique_lock<std::mutex>& lock);
+  std::string cannot_send_reason_locked() const;
   void attach_socket_locked(UniqueFd fd);
   // Takes the socket over for a synchronous send: read_mu_ held, the
   // loop's watch quiet (`quieted`: it was on). Null when the connection is

@@ -370,3 +370,52 @@ TEST_CASE("the C API: a listener, a named connection, replies and the well-known
   xpc_release(missing);
   xpc_release(listener);
 }
+
+namespace {
+
+void c_reply_seen(void* context, xpc_object_t reply) {
+  auto* ctx = static_cast<CContext*>(context);
+  ctx->events.push(reply == XPC_ERROR_CONNECTION_INVALID ? "invalid" : "other");
+}
+
+}  // namespace
+
+TEST_CASE("a listener does not send: its sends fail with the reason, and it goes on accepting peers") {
+  FakeXpcd xpcd;
+  UniqueFd checkin = xpcd.add_service("com.test.c-echo");
+  ::setenv(protocol::kCheckinFdEnv, std::to_string(checkin.release()).c_str(), 1);
+  CContext ctx;
+  xpc_connection_t listener = xpc_connection_create_mach_service("com.test.c-echo", nullptr,
+                                                                  XPC_CONNECTION_MACH_SERVICE_LISTENER);
+  xpc_connection_set_event_handler(listener, &ctx, c_listener_event);
+  xpc_object_t message = xpc_dictionary_create_empty();
+  // Before resume and after: no lookup of its own name, no crash.
+  for (int resumed = 0; resumed < 2; ++resumed) {
+    CAPTURE(resumed);
+    if (resumed) xpc_connection_resume(listener);
+    xpc_object_t answer = xpc_connection_send_message_with_reply_sync(listener, message);
+    CHECK(answer == XPC_ERROR_CONNECTION_INVALID);
+    xpc_release(answer);
+    xpc_connection_send_message_with_reply(listener, message, nullptr, &ctx, c_reply_seen);
+    CHECK(ctx.events.pop() == "invalid");
+    xpc_connection_send_message(listener, message);
+  }
+  CHECK(xpcd.lookups() == 0);
+
+  xpc_connection_t conn = xpc_connection_create_mach_service("com.test.c-echo", nullptr, 0);
+  xpc_connection_set_event_handler(conn, &ctx, c_client_event);
+  xpc_connection_resume(conn);
+  xpc_dictionary_set_string(message, "text", "still serving");
+  xpc_object_t reply = xpc_connection_send_message_with_reply_sync(conn, message);
+  REQUIRE(xpc_get_type(reply) == XPC_TYPE_DICTIONARY);
+  CHECK(std::strcmp(xpc_dictionary_get_string(reply, "echo"), "still serving") == 0);
+  CHECK(ctx.events.pop() == "peer");
+  xpc_release(reply);
+  xpc_release(message);
+  xpc_connection_cancel(conn);
+  CHECK(ctx.events.pop() == "invalid");
+  xpc_connection_cancel(listener);
+  EchoService::settle_loop();
+  xpc_release(conn);
+  xpc_release(listener);
+}
