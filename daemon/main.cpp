@@ -15,13 +15,16 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -162,6 +165,25 @@ void announce_ready(const xpcd::BootstrapServer& bootstrap, std::size_t jobs, co
   }
 }
 
+// xpcd holds fds for every client waiting, every parked connection and
+// every pidfd: it raises its soft RLIMIT_NOFILE to the hard limit, as
+// systemd does for itself. Returns the soft limit it started with, which
+// jobs get back (launcher::SpawnContext::job_nofile_soft); unset when the
+// limit cannot be read.
+std::optional<rlim_t> raise_nofile_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
+  rlim_t started = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      xpcd::log_line(xpcd::LogLevel::warning,
+                     fmt::format("cannot raise the open file limit to {}: {}", limit.rlim_max, std::strerror(errno)));
+    }
+  }
+  return started;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -233,6 +255,7 @@ int main(int argc, char** argv) {
   }
 
   xpcd::SupervisorConfig supervisor_config{options.domain, {}, STDERR_FILENO, {}, config.limits};
+  supervisor_config.job_nofile_soft = raise_nofile_limit();
   if (config.activation_timeout) supervisor_config.engine.activation_timeout = *config.activation_timeout;
   if (config.idle_timeout) supervisor_config.engine.idle_timeout = *config.idle_timeout;
   xpcd::Supervisor supervisor(loop.get(), std::move(supervisor_config));

@@ -179,7 +179,7 @@ std::optional<PlanError> plan_stdio(const JobSpec& spec, const SpawnContext& ctx
 
 // --- process attributes ----------------------------------------------------------------
 
-std::optional<PlanError> plan_limits(const JobSpec& spec, SpawnPlan& plan) {
+std::optional<PlanError> plan_limits(const JobSpec& spec, const SpawnContext& ctx, SpawnPlan& plan) {
   using manifest::ResourceLimits;
   struct Entry {
     int resource;
@@ -207,12 +207,17 @@ std::optional<PlanError> plan_limits(const JobSpec& spec, SpawnPlan& plan) {
     Rlimit r{e.resource, {}, {}};
     if (soft) r.soft = static_cast<rlim_t>(*soft);
     if (hard) r.hard = static_cast<rlim_t>(*hard);
+    // A hard limit alone would keep xpcd's raised soft one, which may be
+    // over it: the default soft limit then applies, capped by it.
+    if (e.resource == RLIMIT_NOFILE && !soft && ctx.job_nofile_soft) r.soft = std::min(*ctx.job_nofile_soft, *r.hard);
     plan.rlimits.push_back(r);
   }
+  bool nofile_set = spec.soft_limits.number_of_files || spec.hard_limits.number_of_files;
+  if (!nofile_set && ctx.job_nofile_soft) plan.rlimits.push_back(Rlimit{RLIMIT_NOFILE, *ctx.job_nofile_soft, {}});
   return std::nullopt;
 }
 
-std::optional<PlanError> plan_process(const JobSpec& spec, SpawnPlan& plan) {
+std::optional<PlanError> plan_process(const JobSpec& spec, const SpawnContext& ctx, SpawnPlan& plan) {
   if (spec.umask && *spec.umask > 0777) return error(PlanErrc::bad_value, "Umask", std::to_string(*spec.umask));
   plan.umask = static_cast<mode_t>(spec.umask.value_or(022));
   plan.nice = spec.nice;
@@ -221,7 +226,7 @@ std::optional<PlanError> plan_process(const JobSpec& spec, SpawnPlan& plan) {
   plan.cwd = spec.working_directory.empty() ? "/" : spec.working_directory;
   plan.root_directory = spec.root_directory;
   plan.session = SessionMode::new_session;  // launchd makes every job a session leader
-  return plan_limits(spec, plan);
+  return plan_limits(spec, ctx, plan);
 }
 
 // --- environment -----------------------------------------------------------------------
@@ -302,7 +307,7 @@ xpc::Result<SpawnPlan, PlanError> make_spawn_plan(const JobSpec& spec, const Spa
   std::map<std::string, std::string> env{{"PATH", kDefaultPath}}, protocol_env;
   for (const auto& [name, value] : ctx.default_environment) env[name] = value;
   if (auto e = check_program(spec, plan)) return xpc::fail(std::move(*e));
-  if (auto e = plan_process(spec, plan)) return xpc::fail(std::move(*e));
+  if (auto e = plan_process(spec, ctx, plan)) return xpc::fail(std::move(*e));
   if (auto e = plan_credentials(spec, ctx, plan, env)) return xpc::fail(std::move(*e));
   if (auto e = plan_fds(spec, ctx, plan, protocol_env)) return xpc::fail(std::move(*e));
   if (auto e = plan_stdio(spec, ctx, plan)) return xpc::fail(std::move(*e));

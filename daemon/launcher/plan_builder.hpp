@@ -18,8 +18,10 @@
 //   GroupName may only name the domain's own user and primary group.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -49,6 +51,11 @@ struct SpawnContext {
   int checkin_fd = -1;          // -1: no checkin channel
   std::vector<int> socket_fds;  // one per JobSpec::sockets entry, same order
   int default_output_fd = -1;   // stdout/stderr without a path; -1: /dev/null
+  // The soft RLIMIT_NOFILE a job gets unless its manifest sets
+  // NumberOfFiles: the one xpcd started with, before it raised its own to
+  // the hard limit (as systemd does: select() breaks on fds over 1023).
+  // Unset: the job inherits xpcd's.
+  std::optional<rlim_t> job_nofile_soft;
 
   // Defaults the manifest may override (in a user domain, the user's HOME,
   // XDG_RUNTIME_DIR, LANG, ...); they override the default PATH.

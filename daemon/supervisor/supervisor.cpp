@@ -402,6 +402,7 @@ launcher::SpawnContext Supervisor::spawn_context(const manifest::JobSpec& spec) 
   ctx.self_gid = ::getgid();
   ctx.resolver = &resolver_;
   ctx.default_output_fd = config_.default_output_fd;
+  ctx.job_nofile_soft = config_.job_nofile_soft;
   ctx.environment.emplace_back("XPC_SERVICE_NAME", spec.label);
   if (const char* bootstrap = std::getenv(xpc::protocol::kBootstrapEnv)) {
     ctx.environment.emplace_back(xpc::protocol::kBootstrapEnv, bootstrap);

@@ -47,6 +47,7 @@ struct SupervisorConfig {
   int default_output_fd = 2;  // the daemon's log for jobs without Standard*Path
   std::string notify_socket;  // NOTIFY_SOCKET path; "": $XPCD_BOOTSTRAP + ".notify" (sockets-and-notify.md)
   limits::UidLimits uid_limits;  // per client uid (supervisor/limits.hpp, config-and-limits.md)
+  std::optional<rlim_t> job_nofile_soft;  // launcher::SpawnContext::job_nofile_soft
 };
 
 class Supervisor {

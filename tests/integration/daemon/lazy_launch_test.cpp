@@ -6,7 +6,11 @@
 
 #include <xpc/connection.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -153,4 +157,57 @@ TEST_CASE("a launched service gets stdio and its checkin channel, and no other f
   record >> word >> checkin;
   CHECK(fds == " 0 1 2 " + checkin);
   c.cancel();
+}
+
+namespace {
+
+// "Max open files" of /proc/PID/limits: {soft, hard}.
+std::pair<std::string, std::string> open_file_limits(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream fields(line.substr(std::strlen("Max open files")));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    return {soft, hard};
+  }
+  return {};
+}
+
+// Sets this process's soft RLIMIT_NOFILE (xpcd inherits it) for a scope.
+class SoftNofile {
+ public:
+  explicit SoftNofile(rlim_t soft) {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved_) == 0);
+    REQUIRE(saved_.rlim_max > soft);
+    rlimit lowered{soft, saved_.rlim_max};
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  }
+  ~SoftNofile() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  rlim_t hard() const { return saved_.rlim_max; }
+
+ private:
+  rlimit saved_{};
+};
+
+}  // namespace
+
+TEST_CASE("xpcd raises its open file limit to the hard one, and jobs get the soft limit it started with") {
+  SoftNofile started(1000);
+  XpcdFixture xpcd;
+  xpcd.add_service("com.test.nofile", "com.test.nofile");
+  xpcd.add_service("com.test.nofile-set", "com.test.nofile-set", "[SoftResourceLimits]\nNumberOfFiles = 900\n");
+  xpcd.start();
+  std::string hard = std::to_string(started.hard());
+  CHECK(open_file_limits(xpcd.pid()) == std::pair{hard, hard});
+  for (auto [name, soft] : {std::pair{"com.test.nofile", "1000"}, {"com.test.nofile-set", "900"}}) {
+    CAPTURE(name);
+    Connection c = Connection::mach_service(name);
+    c.resume();
+    std::int64_t pid = pid_of(ask(c, "limits?"));
+    REQUIRE(pid > 0);
+    CHECK(open_file_limits(static_cast<pid_t>(pid)) == std::pair<std::string, std::string>{soft, hard});
+    c.cancel();
+  }
 }

@@ -186,6 +186,7 @@ class XpcdFixture {
   }
 
   void keep() { keep_ = true; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::filesystem::path root_;

@@ -268,6 +268,25 @@ TEST_CASE("resource limits: each side optional, one Rlimit per resource, negativ
   CHECK(f.error(j) == "HardResourceLimits.CPU: invalid value: -1");
 }
 
+TEST_CASE("the open file limit xpcd started with is the jobs' soft default; a manifest's NumberOfFiles wins") {
+  Fixture f;
+  f.ctx.job_nofile_soft = 1024;
+  JobSpec j = job();
+  CHECK(f.ok(j).rlimits == std::vector<Rlimit>{{RLIMIT_NOFILE, 1024, std::nullopt}});
+  j.soft_limits.number_of_files = 100;
+  CHECK(f.ok(j).rlimits == std::vector<Rlimit>{{RLIMIT_NOFILE, 100, std::nullopt}});
+  // A hard limit alone: the default soft one, capped by it (xpcd's raised
+  // soft limit, inherited, could be over it).
+  j.soft_limits.number_of_files.reset();
+  j.hard_limits.number_of_files = 4096;
+  CHECK(f.ok(j).rlimits == std::vector<Rlimit>{{RLIMIT_NOFILE, 1024, 4096}});
+  j.hard_limits.number_of_files = 512;
+  CHECK(f.ok(j).rlimits == std::vector<Rlimit>{{RLIMIT_NOFILE, 512, 512}});
+  f.ctx.job_nofile_soft.reset();  // unknown: inherited, as before
+  j.hard_limits.number_of_files.reset();
+  CHECK(f.ok(j).rlimits.empty());
+}
+
 TEST_CASE(
     "UserName in the system domain: uid, primary gid, groups from the database, and the user's "
     "HOME/USER/LOGNAME/SHELL") {
