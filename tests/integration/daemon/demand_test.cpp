@@ -118,8 +118,10 @@ TEST_CASE("an instance that exits at once is restarted only after the backoff") 
   XpcdFixture xpcd;
   xpcd.add_raw_manifest("a.toml", sh_job(xpcd, "com.test.fast", record_and_exit("run", 1),
                                          "KeepAlive = true\nThrottleInterval = 1\n"));
-  xpcd.start();
+  // Before start: the first instance may exit, and the backoff begin, as
+  // soon as xpcd is ready.
   auto begin = std::chrono::steady_clock::now();
+  xpcd.start();
   std::size_t exited = wait_log(xpcd, "com.test.fast: exited: ");
   REQUIRE_MESSAGE(exited != std::string::npos, xpcd.log());
   std::size_t throttled = wait_log(xpcd, "com.test.fast: throttled: ", exited);

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -96,8 +98,18 @@ class XpcdFixture {
 
   ~XpcdFixture() {
     stop();
-    // The services xpcd launched recorded their pids; none may outlive the test.
-    for (int pid : started_pids()) ::kill(pid, SIGKILL);
+    // The services xpcd launched recorded their pids; none may outlive the
+    // test. Only a pid that is still a job of this xpcd (its environment
+    // names this bootstrap socket): one that exited long ago may have been
+    // reused by another process.
+    std::string mine = std::string(protocol::kBootstrapEnv) + "=" + (root_ / "bootstrap").string();
+    for (int pid : started_pids()) {
+      std::ifstream environ("/proc/" + std::to_string(pid) + "/environ");
+      std::string entry;
+      while (std::getline(environ, entry, '\0')) {
+        if (entry == mine) ::kill(pid, SIGKILL);
+      }
+    }
     if (keep_) {
       MESSAGE("xpcd test root kept at " << root_.string());
     } else {
@@ -183,6 +195,26 @@ class XpcdFixture {
   std::string log() const {
     std::ifstream in(root_ / "xpcd.log");
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  // Waits (bounded, on inotify) until the log matches `pattern`; the first
+  // match's first group (or the whole match), "" on timeout.
+  std::string wait_log(const std::string& pattern, std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    UniqueFd watch = UniqueFd::adopt(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    ::inotify_add_watch(watch.get(), (root_ / "xpcd.log").c_str(), IN_MODIFY);
+    const std::regex re(pattern);
+    for (;;) {
+      std::smatch m;
+      const std::string text = log();
+      if (std::regex_search(text, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{watch.get(), POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return "";
+      char buf[4096];
+      while (::read(watch.get(), buf, sizeof(buf)) > 0) {
+      }
+    }
   }
 
   void keep() { keep_ = true; }
