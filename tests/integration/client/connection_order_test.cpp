@@ -253,7 +253,7 @@ TEST_CASE("a listener cancelled while it starts accepts no connection and closes
     xpc_connection_resume(listener);
   });
   while (starter_tid.load() == 0) std::this_thread::yield();
-  CHECK(test::wait_until_blocked(starter_tid.load()));
+  CHECK(test::wait_until_in_syscall(starter_tid.load(), SYS_sendmsg));
   xpc_connection_cancel(listener);
 
   bool ready = false;  // read the filler away, up to the check-in

@@ -71,4 +71,20 @@ inline bool wait_until_blocked(pid_t tid) {
   return false;
 }
 
+// True once thread `tid` of this process sleeps inside system call `nr`
+// (SYS_*, the first field of /proc/.../syscall), within 10 s: stricter
+// than wait_until_blocked when a brief sleep elsewhere could come first.
+inline bool wait_until_in_syscall(pid_t tid, long nr) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    std::string first;
+    in >> first;
+    if (first == std::to_string(nr)) return wait_until_blocked(tid);
+    std::this_thread::yield();
+  }
+  return false;
+}
+
 }  // namespace xpc::test
