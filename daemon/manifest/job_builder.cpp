@@ -340,6 +340,7 @@ constexpr Field<JobSpec> kJobFields[] = {
     {"_PeerRequirement", put_string<&JobSpec::peer_requirement>},
     {"_AllowedLookups", read_allowed_lookups},
     {"DrainMessagesOnCrash", put_bool<&JobSpec::drain_messages_on_crash>},
+    {"FileDescriptorStoreMax", put_int<&JobSpec::file_descriptor_store_max>},
     // Known to launchd, meaningless on Linux: the validator warns, we skip.
     {"LimitLoadToHosts", nullptr},
     {"LimitLoadFromHosts", nullptr},

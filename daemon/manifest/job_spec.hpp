@@ -140,6 +140,7 @@ struct JobSpec {
   std::string peer_requirement;             // _PeerRequirement (expression text, see DESIGN 7)
   std::optional<std::vector<std::string>> allowed_lookups;  // _AllowedLookups; unset: no restriction
   bool drain_messages_on_crash = false;     // DrainMessagesOnCrash
+  int64_t file_descriptor_store_max = 0;    // FileDescriptorStoreMax (systemd's): 0 = no FDSTORE
 
   std::optional<XpcServiceSpec> xpc_service;  // set for kind == xpc_service
 

@@ -24,4 +24,12 @@ inline constexpr size_t kMaxDepth = 32;
 // expansion of a binary plist whose objects refer to each other many times.
 inline constexpr size_t kMaxValues = 65536;
 
+// Largest FileDescriptorStoreMax (systemd's key: fds a job may hand xpcd
+// with FDSTORE=1 to get back at its next start). The stored fds are passed
+// to the job after its Sockets fds and before its checkin channel, and the
+// launcher passes at most launcher::limits::kMaxPassedFds (256) in all; 128
+// leaves the other half for Sockets and the checkin channel (the launcher
+// checks the total again). It also bounds what one job makes xpcd hold.
+inline constexpr size_t kMaxFileDescriptorStore = 128;
+
 }  // namespace xpcd::manifest::limits

@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include "helpers.hpp"
+#include "manifest/limits.hpp"
+#include "manifest/schema.hpp"
 
 namespace xpcd::manifest::test {
 
@@ -241,6 +243,32 @@ TEST_CASE("an XPC service bundle resolves into a JobSpec, in both layouts") {
   REQUIRE(b.job);
   CHECK(b.job->program == (dir.path / "B.xpc/helper").string());
   CHECK(lines(load_manifest((dir.path / "C.xpc").string(), schemas())).size() == 1);
+}
+
+TEST_CASE("FileDescriptorStoreMax: off by default, up to the limit in plist and TOML, refused past it") {
+  CHECK(load_text(job_xml("")).job->file_descriptor_store_max == 0);
+  const std::string max = std::to_string(limits::kMaxFileDescriptorStore);
+  const std::string over = std::to_string(limits::kMaxFileDescriptorStore + 1);
+  LoadedManifest plist = load_text(job_xml("<key>FileDescriptorStoreMax</key><integer>" + max + "</integer>\n"));
+  REQUIRE(plist.job);
+  CHECK(plist.job->file_descriptor_store_max == static_cast<int64_t>(limits::kMaxFileDescriptorStore));
+  LoadedManifest toml = load_text(job_toml("FileDescriptorStoreMax = " + max + "\n"), Format::toml, "t.toml");
+  REQUIRE(toml.job);
+  CHECK(toml.job->file_descriptor_store_max == static_cast<int64_t>(limits::kMaxFileDescriptorStore));
+  CHECK(lines(load_text(job_xml("<key>FileDescriptorStoreMax</key><integer>" + over + "</integer>\n"))) ==
+        std::vector<std::string>{"t.plist:6:1: error: FileDescriptorStoreMax: out of range (expected 0 to " + max +
+                                 ", got " + over + ")"});
+  CHECK(lines(load_text(job_toml("FileDescriptorStoreMax = -1\n"), Format::toml, "t.toml")) ==
+        std::vector<std::string>{"t.toml:3:1: error: FileDescriptorStoreMax: out of range (expected 0 to " + max +
+                                 ", got -1)"});
+  CHECK_FALSE(load_text(job_toml("FileDescriptorStoreMax = \"4\"\n"), Format::toml, "t.toml").job);
+}
+
+TEST_CASE("the schema's bound on FileDescriptorStoreMax is the one in limits.hpp") {
+  const SchemaKey* key = lookup_for_explain(schemas().launchd, "FileDescriptorStoreMax");
+  REQUIRE(key != nullptr);
+  CHECK(key->max == static_cast<double>(limits::kMaxFileDescriptorStore));
+  CHECK(key->min == 0.0);
 }
 
 TEST_CASE("one bad manifest does not stop the others; duplicate names are refused") {
