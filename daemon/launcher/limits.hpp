@@ -7,8 +7,9 @@
 
 namespace xpcd::launcher::limits {
 
-// Most file descriptors passed to one job besides stdio: its Sockets fds
-// plus the checkin channel. They land at 3..3+N-1 in the child. The child
+// Most file descriptors passed to one job besides stdio: its Sockets fds,
+// the fds of its store (FDSTORE=1, at most
+// manifest::limits::kMaxFileDescriptorStore) and the checkin channel. They land at 3..3+N-1 in the child. The child
 // first duplicates every passed fd above the highest target before moving
 // it into place (so that swaps are safe), so it needs about twice this many
 // fd numbers under its inherited soft RLIMIT_NOFILE, which is 1024 for a

@@ -120,35 +120,35 @@ std::optional<PlanError> plan_credentials(const JobSpec& spec, const SpawnContex
 
 // --- fds -------------------------------------------------------------------------------
 
-bool socket_name_ok(const std::string& name) {
-  if (name.empty() || name.size() > limits::kMaxSocketNameLength) return false;
-  return std::all_of(name.begin(), name.end(), [](char ch) {
-    auto c = static_cast<unsigned char>(ch);
-    return c >= 0x20 && c < 0x7f && c != ':';
-  });
-}
-
 std::optional<PlanError> plan_fds(const JobSpec& spec, const SpawnContext& ctx, SpawnPlan& plan,
                                   std::map<std::string, std::string>& protocol_env) {
   if (ctx.socket_fds.size() != spec.sockets.size()) {
     return error(PlanErrc::socket_fds_mismatch, "Sockets",
                  std::to_string(spec.sockets.size()) + " sockets, " + std::to_string(ctx.socket_fds.size()) + " fds");
   }
-  size_t passed = ctx.socket_fds.size() + (ctx.checkin_fd >= 0 ? 1 : 0);
+  size_t passed = ctx.socket_fds.size() + ctx.stored_fds.size() + (ctx.checkin_fd >= 0 ? 1 : 0);
   if (passed > limits::kMaxPassedFds) {
-    return error(PlanErrc::too_many_fds, "Sockets",
-                 std::to_string(passed) + " fds (at most " + std::to_string(limits::kMaxPassedFds) + ")");
+    const bool stored = !ctx.stored_fds.empty();
+    return error(PlanErrc::too_many_fds, stored ? "Sockets, FileDescriptorStoreMax" : "Sockets",
+                 std::to_string(passed) + " fds" +
+                     (stored ? ", " + std::to_string(ctx.stored_fds.size()) + " of them stored" : "") + " (at most " +
+                     std::to_string(limits::kMaxPassedFds) + ")");
   }
   int next = 3;
   std::string names;
   for (size_t i = 0; i < spec.sockets.size(); ++i) {
     const std::string& group = spec.sockets[i].group;
-    if (!socket_name_ok(group)) return error(PlanErrc::bad_socket_name, "Sockets", quoted(group));
+    if (!fd_name_ok(group)) return error(PlanErrc::bad_socket_name, "Sockets", quoted(group));
     plan.fds.push_back({ctx.socket_fds[i], next++});
-    names += (i == 0 ? "" : ":") + group;
+    names += (names.empty() ? "" : ":") + group;
   }
-  if (!spec.sockets.empty()) {
-    protocol_env["LISTEN_FDS"] = std::to_string(spec.sockets.size());
+  for (const SpawnContext::StoredFd& stored : ctx.stored_fds) {
+    if (!fd_name_ok(stored.name)) return error(PlanErrc::bad_socket_name, "FDNAME", quoted(stored.name));
+    plan.fds.push_back({stored.fd, next++});
+    names += (names.empty() ? "" : ":") + stored.name;
+  }
+  if (next > 3) {
+    protocol_env["LISTEN_FDS"] = std::to_string(next - 3);
     protocol_env["LISTEN_FDNAMES"] = names;
     plan.pid_env_name = "LISTEN_PID";
   }
@@ -252,6 +252,14 @@ std::optional<PlanError> plan_environment(const JobSpec& spec, const SpawnContex
 }
 
 }  // namespace
+
+bool fd_name_ok(std::string_view name) {
+  if (name.empty() || name.size() > limits::kMaxSocketNameLength) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x7f && c != ':';
+  });
+}
 
 const char* to_string(PlanErrc code) noexcept {
   switch (code) {

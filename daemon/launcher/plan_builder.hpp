@@ -5,9 +5,11 @@
 // a user domain, ...) come back as a PlanError value, never logged here.
 //
 // The decisions (see docs/launcher.md):
-// * fds: Sockets fds at 3.. in manifest order, then the checkin channel;
-//   LISTEN_FDS / LISTEN_FDNAMES (one group name per fd, ':'-separated) and
-//   LISTEN_PID (filled in by the child) only when there are sockets;
+// * fds: Sockets fds at 3.. in manifest order, then the fds of the job's
+//   store (FDSTORE=1) in the order they were stored, then the checkin
+//   channel; LISTEN_FDS / LISTEN_FDNAMES (one name per fd, ':'-separated:
+//   the Sockets group, then the FDNAME of each stored fd) and LISTEN_PID
+//   (filled in by the child) only when there are sockets or stored fds;
 //   XPCD_CHECKIN_FD=N when there is a checkin channel.
 // * environment, later layers win: PATH default < the context's defaults <
 //   HOME/USER/LOGNAME/SHELL of UserName < EnvironmentVariables. The context's environment and the fd
@@ -23,6 +25,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -50,6 +53,13 @@ struct SpawnContext {
   // Borrowed fds; the caller keeps them open until spawn() returns.
   int checkin_fd = -1;          // -1: no checkin channel
   std::vector<int> socket_fds;  // one per JobSpec::sockets entry, same order
+  // The job's file descriptor store (FDSTORE=1), after the sockets in
+  // LISTEN_FDS, each under its FDNAME (fd_name_ok).
+  struct StoredFd {
+    int fd;
+    std::string name;
+  };
+  std::vector<StoredFd> stored_fds;
   int default_output_fd = -1;   // stdout/stderr without a path; -1: /dev/null
   // The soft RLIMIT_NOFILE a job gets unless its manifest sets
   // NumberOfFiles: the one xpcd started with, before it raised its own to
@@ -76,7 +86,7 @@ enum class PlanErrc {
   too_many_groups,       // limits::kMaxSupplementaryGroups
   too_many_fds,          // limits::kMaxPassedFds
   socket_fds_mismatch,   // context.socket_fds.size() != spec.sockets.size()
-  bad_socket_name,       // a Sockets name unusable in LISTEN_FDNAMES
+  bad_socket_name,       // a Sockets name or stored fd's name unusable in LISTEN_FDNAMES
   reserved_environment,  // EnvironmentVariables sets one of xpcd's variables
   bad_environment_name,  // empty or containing '='
   bad_value,             // Umask > 0777, a negative limit, a NUL in a string
@@ -93,6 +103,12 @@ struct PlanError {
   // and InitGroups are honoured only in the system domain)".
   std::string message() const;
 };
+
+// Whether `name` can go in LISTEN_FDNAMES: systemd's fdname_is_valid
+// (at most limits::kMaxSocketNameLength printable ASCII characters, no
+// ':'), except that the empty name is refused: sd_listen_fds_with_names
+// could not tell it from a missing one.
+bool fd_name_ok(std::string_view name);
 
 xpc::Result<SpawnPlan, PlanError> make_spawn_plan(const manifest::JobSpec& spec, const SpawnContext& ctx);
 

@@ -7,6 +7,7 @@
 #include "fake_resolver.hpp"
 #include "launcher/limits.hpp"
 #include "launcher/plan_builder.hpp"
+#include "manifest/limits.hpp"
 
 namespace xpcd::launcher::test {
 namespace {
@@ -209,6 +210,63 @@ TEST_CASE("at most kMaxPassedFds fds are passed: N pass, N+1 are refused") {
     with_sockets(limits::kMaxPassedFds);
     CHECK(f.plan(j).error().code == PlanErrc::too_many_fds);
   }
+}
+
+TEST_CASE("stored fds (FDSTORE) follow the Sockets fds, before the checkin channel, named in LISTEN_FDNAMES") {
+  Fixture f;
+  JobSpec j = job();
+  f.ctx.stored_fds = {{40, "state"}, {41, "stored"}};
+  SUBCASE("after the sockets, counted in LISTEN_FDS") {
+    j.sockets = {SocketSpec{.group = "Listeners"}};
+    f.ctx.socket_fds = {20};
+    f.ctx.checkin_fd = 30;
+    SpawnPlan p = f.ok(j);
+    CHECK(p.fds == std::vector<FdAction>{{20, 3}, {40, 4}, {41, 5}, {30, 6}});
+    CHECK(p.envp == std::vector<std::string>{"LISTEN_FDNAMES=Listeners:state:stored", "LISTEN_FDS=3", kPathEntry,
+                                             "XPCD_CHECKIN_FD=6"});
+    CHECK(p.pid_env_name == "LISTEN_PID");
+  }
+  SUBCASE("a job without Sockets still gets LISTEN_FDS for its stored fds") {
+    SpawnPlan p = f.ok(j);
+    CHECK(p.fds == std::vector<FdAction>{{40, 3}, {41, 4}});
+    CHECK(p.envp == std::vector<std::string>{"LISTEN_FDNAMES=state:stored", "LISTEN_FDS=2", kPathEntry});
+    CHECK(p.pid_env_name == "LISTEN_PID");
+  }
+  SUBCASE("a stored name that cannot go in LISTEN_FDNAMES is refused") {
+    f.ctx.stored_fds[1].name = "a:b";
+    CHECK(f.error(j) ==
+          "FDNAME: name 'a:b' cannot go in LISTEN_FDNAMES (expected 1 to 255 printable characters, no ':')");
+  }
+}
+
+TEST_CASE("fd names as systemd's fdname_is_valid, but not empty: 255 printable characters pass, 256 do not") {
+  CHECK(fd_name_ok("stored"));
+  CHECK(fd_name_ok(std::string(limits::kMaxSocketNameLength, 'n')));
+  CHECK_FALSE(fd_name_ok(std::string(limits::kMaxSocketNameLength + 1, 'n')));
+  CHECK(fd_name_ok(" ~!"));
+  CHECK_FALSE(fd_name_ok(""));
+  CHECK_FALSE(fd_name_ok("a:b"));
+  CHECK_FALSE(fd_name_ok("tab\there"));
+  CHECK_FALSE(fd_name_ok("del\x7f"));
+  CHECK_FALSE(fd_name_ok("caf\xc3\xa9"));
+}
+
+TEST_CASE("stored fds count towards kMaxPassedFds with the sockets and the checkin channel: N pass, N+1 do not") {
+  Fixture f;
+  JobSpec j = job();
+  f.ctx.checkin_fd = 30;
+  const size_t store = manifest::limits::kMaxFileDescriptorStore;
+  const size_t sockets = limits::kMaxPassedFds - 1 - store;  // the rest: the checkin channel
+  j.sockets.assign(sockets, SocketSpec{.group = "s"});
+  f.ctx.socket_fds.assign(sockets, 20);
+  f.ctx.stored_fds.assign(store, {40, "stored"});
+  SpawnPlan p = f.ok(j);
+  CHECK(p.fds.size() == limits::kMaxPassedFds);
+  CHECK(p.fds[sockets] == FdAction{40, static_cast<int>(3 + sockets)});
+  CHECK(p.fds.back() == FdAction{30, static_cast<int>(2 + limits::kMaxPassedFds)});
+  f.ctx.stored_fds.push_back({41, "stored"});
+  CHECK(f.error(j) == "Sockets, FileDescriptorStoreMax: too many fds to pass: 257 fds, " + std::to_string(store + 1) +
+                         " of them stored (at most 256)");
 }
 
 TEST_CASE("Standard*Path are opened by the child: stdin read-only, outputs appended and created 0666 & ~umask") {
