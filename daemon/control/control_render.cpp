@@ -57,6 +57,7 @@ Object Control::job_result(const std::string& label) const {
                 {"throttled_for_ms", throttled_ms},
                 {"waiting_lookups", job.waiting_lookups()},
                 {"parked_connections", view->parked},
+                {"stored_fds", view->stored_fds},
                 {"idle_exits", status.idle_exits},
                 {"relaunches", status.relaunches},
                 {"busy_answers", status.busy_answers},
@@ -98,6 +99,7 @@ std::string render_job(const Object& job) {
   line("transactions", job["dirty"].bool_or(false) ? "dirty" : "clean");
   line("waiting lookups", std::to_string(job["waiting_lookups"].uint64_or(0)));
   line("parked connections", std::to_string(job["parked_connections"].uint64_or(0)));
+  line("stored fds", std::to_string(job["stored_fds"].uint64_or(0)));
   line("idle exits", std::to_string(job["idle_exits"].uint64_or(0)));
   line("relaunches", std::to_string(job["relaunches"].uint64_or(0)));
   line("busy answers", std::to_string(job["busy_answers"].uint64_or(0)));

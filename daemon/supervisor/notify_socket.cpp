@@ -1,6 +1,7 @@
 // NOTIFY_SOCKET: the datagram socket and the sd_notify parser.
 #include "supervisor/notify_socket.hpp"
 
+#include "launcher/plan_builder.hpp"
 #include "supervisor/log.hpp"
 
 #include <fmt/format.h>
@@ -33,6 +34,17 @@ NotifyMessage parse_notify(std::string_view payload) {
       message.watchdog = message.watchdog || value == "1";
     } else if (name == "FDSTORE") {
       message.fdstore = message.fdstore || value == "1";
+    } else if (name == "FDSTOREREMOVE") {
+      message.fdstore_remove = message.fdstore_remove || value == "1";
+    } else if (name == "FDPOLL") {
+      message.fdpoll = message.fdpoll && value != "0";
+    } else if (name == "FDNAME") {
+      if (message.fdname || message.bad_fdname) continue;  // the first one counts, as in systemd
+      if (launcher::fd_name_ok(value)) {
+        message.fdname = std::string(value);
+      } else {
+        message.bad_fdname = true;
+      }
     } else if (name == "STATUS") {
       message.status = std::string(value);
     } else if (name == "EXTEND_TIMEOUT_USEC") {
@@ -95,9 +107,9 @@ int NotifySocket::on_io(sd_event_source*, int, uint32_t, void* userdata) noexcep
 
 namespace {
 
-// Closes every fd that came along (FDSTORE, sd_notify_barrier's pipe) and
-// returns the kernel's credentials, if any.
-std::optional<ucred> take_control(msghdr& msg) {
+// Takes ownership of every fd that came along (FDSTORE, sd_notify_barrier's
+// pipe) into `fds` and returns the kernel's credentials, if any.
+std::optional<ucred> take_control(msghdr& msg, std::vector<xpc::UniqueFd>& fds) {
   std::optional<ucred> cred;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET) continue;
@@ -106,7 +118,7 @@ std::optional<ucred> take_control(msghdr& msg) {
       for (std::size_t i = 0; i < n; ++i) {
         int fd = -1;
         std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        if (fd >= 0) ::close(fd);
+        if (fd >= 0) fds.push_back(xpc::UniqueFd::adopt(fd));
       }
     } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
       ucred u{};
@@ -132,7 +144,8 @@ void NotifySocket::drain() {
     msg.msg_controllen = control.size();
     ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
     if (n < 0) return;  // EAGAIN: all read; anything else: the next wake-up retries
-    std::optional<ucred> cred = take_control(msg);
+    std::vector<xpc::UniqueFd> fds;  // closed at the end of this turn unless the handler keeps them
+    std::optional<ucred> cred = take_control(msg, fds);
     if (!cred || cred->pid <= 0) continue;  // SO_PASSCRED always stamps one; be safe
     if (static_cast<std::size_t>(n) > kMaxNotifyDatagram || (msg.msg_flags & MSG_TRUNC) != 0) {
       log_line(LogLevel::notice, fmt::format("notify: a datagram from pid {} is longer than {} bytes, ignored",
@@ -140,7 +153,7 @@ void NotifySocket::drain() {
       continue;
     }
     NotifyMessage message = parse_notify(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-    if (!message.empty() && handler_) handler_(cred->pid, message);
+    if (!message.empty() && handler_) handler_(cred->pid, message, fds);
   }
 }
 

@@ -4,10 +4,11 @@
 // checked by the kernel, which allows another pid only with CAP_SYS_ADMIN,
 // as systemd relies on too), never by anything in the payload. The parser
 // is a pure function; the socket hands parsed messages to the supervisor,
-// which maps the pid to an instance and feeds the engine's Notify* events.
-// Not here: what the messages mean (the engine), FDSTORE (fds sent along
-// are closed at once, which also completes sd_notify_barrier).
-// Runs on the sd-event loop.
+// which maps the pid to an instance and feeds the engine's Notify* events
+// or, with FDSTORE=1, keeps the fds that came along (fd_store.hpp).
+// Not here: what the messages mean (the engine), what is stored (fds the
+// handler does not take are closed when it returns, which also completes
+// sd_notify_barrier). Runs on the sd-event loop.
 #pragma once
 
 #include "supervisor/event_loop.hpp"
@@ -24,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xpcd {
 
@@ -39,18 +41,28 @@ struct NotifyMessage {
   bool ready = false;                                       // READY=1
   bool stopping = false;                                    // STOPPING=1
   bool watchdog = false;                                    // WATCHDOG=1
-  bool fdstore = false;                                     // FDSTORE=1 (not supported: the fds are closed)
+  bool fdstore = false;                                     // FDSTORE=1: keep the fds sent along
+  bool fdstore_remove = false;                              // FDSTOREREMOVE=1: drop the stored fds named FDNAME
+  bool fdpoll = true;                                       // FDPOLL=0 clears it: do not drop them on EPOLLHUP
+  // FDNAME=name, the first one, as systemd reads it; set only when valid
+  // (launcher::fd_name_ok). A bad one sets bad_fdname and is ignored.
+  std::optional<std::string> fdname;
+  bool bad_fdname = false;
   std::optional<std::chrono::microseconds> extend_timeout;  // EXTEND_TIMEOUT_USEC=N
   std::optional<std::string> status;                        // STATUS=text (last one wins)
-  bool empty() const { return !ready && !stopping && !watchdog && !fdstore && !extend_timeout && !status; }
+  bool empty() const {
+    return !ready && !stopping && !watchdog && !fdstore && !fdstore_remove && !extend_timeout && !status;
+  }
 };
 
 NotifyMessage parse_notify(std::string_view payload);
 
 class NotifySocket {
  public:
-  // Called for each well-formed datagram with its kernel-stamped sender pid.
-  using Handler = std::function<void(pid_t sender, const NotifyMessage& message)>;
+  // Called for each well-formed datagram with its kernel-stamped sender pid
+  // and the fds that came along (CLOEXEC); those it does not move away
+  // close when it returns.
+  using Handler = std::function<void(pid_t sender, const NotifyMessage& message, std::vector<xpc::UniqueFd>& fds)>;
 
   // Binds `path` (a stale socket there is replaced; anything else is an
   // error), mode 0666 so jobs running as other users can reach it (who may

@@ -3,6 +3,7 @@
 
 #include "launcher/spawn.hpp"
 #include "supervisor/demand_watch.hpp"
+#include "supervisor/fd_store.hpp"
 #include "supervisor/inetd.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/sockets.hpp"
@@ -92,6 +93,7 @@ struct Supervisor::Entry {
   std::vector<job::LookupId> redeliver;  // handed to an instance that was already gone
   std::vector<std::unique_ptr<Parked>> parked;  // connections of its last idle exit
   std::unique_ptr<JobSockets> sockets;   // the Sockets listeners, for the job's whole life
+  std::unique_ptr<FdStore> fdstore;      // FDSTORE=1 (FileDescriptorStoreMax > 0), for the job's whole life
   std::unique_ptr<JobDemand> demand;     // WatchPaths, QueueDirectories, PathState, calendar (demand_watch.hpp)
   std::unique_ptr<InetdChildren> inetd;  // inetd Wait=false only; declared last, destroyed first
 };
@@ -151,7 +153,9 @@ void Supervisor::open_notify_socket() {
     path = std::string(bootstrap) + ".notify";
   }
   if (path.empty()) return;
-  auto notify = NotifySocket::open(loop_, path, [this](pid_t pid, const NotifyMessage& m) { notified(pid, m); });
+  auto notify = NotifySocket::open(loop_, path, [this](pid_t pid, const NotifyMessage& m, std::vector<UniqueFd>& fds) {
+    notified(pid, m, fds);
+  });
   if (!notify) {
     log_line(LogLevel::warning, notify.error() + "; jobs get no NOTIFY_SOCKET");
     return;
@@ -177,6 +181,9 @@ xpc::Result<xpc::Ok, std::string> Supervisor::load(manifest::JobSpec spec) {
   std::string label = spec.label;
   auto entry = std::make_unique<Entry>(this, std::move(spec), config_.engine);
   if (auto attached = attach_sockets(*entry); !attached) return xpc::fail(fmt::format("{}: {}", label, attached.error()));
+  if (const auto max = entry->job.spec().file_descriptor_store_max; max > 0) {
+    entry->fdstore = std::make_unique<FdStore>(loop_, label, static_cast<std::size_t>(max));
+  }
   for (const auto& service : entry->job.spec().mach_services) services_[service.name] = entry.get();
   Entry& e = *entry;
   jobs_.emplace(label, std::move(entry));
@@ -363,6 +370,9 @@ void Supervisor::spawn(Entry& entry, job::InstanceId id) {
   launcher::SpawnContext ctx = spawn_context(spec);
   ctx.checkin_fd = child_end.get();
   if (entry.sockets) ctx.socket_fds = entry.sockets->fds();
+  if (entry.fdstore) {
+    for (const auto& stored : entry.fdstore->fds()) ctx.stored_fds.push_back({stored.fd, stored.name});
+  }
   if (notify_) ctx.environment.emplace_back("NOTIFY_SOCKET", notify_->path());
   auto plan = launcher::make_spawn_plan(spec, ctx);
   if (!plan) {
@@ -841,8 +851,9 @@ std::string printable(std::string_view text) {
 
 // A datagram belongs to the instance whose pid the kernel stamped on it;
 // one from anyone else (an inetd child, a stranger, an instance already
-// reaped) is ignored. All its assignments are fed in one go.
-void Supervisor::notified(pid_t sender, const NotifyMessage& message) {
+// reaped) is ignored, and its fds closed. All its assignments are fed in
+// one go.
+void Supervisor::notified(pid_t sender, const NotifyMessage& message, std::vector<UniqueFd>& fds) {
   Entry* entry = nullptr;
   for (auto& [label, candidate] : jobs_) {
     if (candidate->instance && candidate->instance->pid == sender) entry = candidate.get();
@@ -864,9 +875,7 @@ void Supervisor::notified(pid_t sender, const NotifyMessage& message) {
     events.emplace_back(job::NotifyReady{id});
   }
   if (message.watchdog) events.emplace_back(job::NotifyWatchdog{id});  // frequent: not logged
-  if (message.fdstore) {
-    log_job(LogLevel::notice, label, "notify", "FDSTORE=1 is not supported by this xpcd; the fds were closed");
-  }
+  if (message.fdstore || message.fdstore_remove) store_fds(*entry, message, fds);
   if (message.stopping) {
     log_job(LogLevel::info, label, "notify", fmt::format("pid {} STOPPING=1", sender));
     events.emplace_back(job::NotifyStopping{id});
@@ -874,6 +883,30 @@ void Supervisor::notified(pid_t sender, const NotifyMessage& message) {
   if (events.empty()) return;
   for (std::size_t i = 0; i + 1 < events.size(); ++i) queue_.emplace_back(entry, std::move(events[i]));
   feed(*entry, std::move(events.back()));
+}
+
+// FDSTORE=1 and FDSTOREREMOVE=1 (fd_store.hpp), as systemd reads them:
+// the removal first, then the fds sent along go to the store under FDNAME
+// (default "stored"). A bad FDNAME is ignored: FDSTORE falls back to the
+// default name, FDSTOREREMOVE does nothing.
+void Supervisor::store_fds(Entry& entry, const NotifyMessage& message, std::vector<UniqueFd>& fds) {
+  const std::string& label = entry.job.label();
+  if (message.bad_fdname) {
+    log_job(LogLevel::warning, label, "notify",
+            "FDNAME= is not a valid name (1 to 255 printable ASCII characters, no ':'), ignored");
+  }
+  if (message.fdstore_remove && !message.fdname) {
+    log_job(LogLevel::warning, label, "notify", "FDSTOREREMOVE=1 without a valid FDNAME=, ignored");
+  } else if (message.fdstore_remove && entry.fdstore) {
+    entry.fdstore->remove(*message.fdname);
+  }
+  if (!message.fdstore || fds.empty()) return;
+  if (!entry.fdstore) {
+    log_job(LogLevel::notice, label, "notify",
+            fmt::format("FDSTORE=1 but FileDescriptorStoreMax is 0 (the store is off); {} fds closed", fds.size()));
+    return;
+  }
+  entry.fdstore->add(fds, message.fdname.value_or(std::string(kDefaultFdName)), message.fdpoll);
 }
 
 }  // namespace xpcd
@@ -917,7 +950,8 @@ namespace xpcd {
 std::optional<Supervisor::JobView> Supervisor::job_view(const std::string& label) const {
   auto it = jobs_.find(label);
   if (it == jobs_.end()) return std::nullopt;
-  return JobView{&it->second->job, it->second->parked.size()};
+  const Entry& entry = *it->second;
+  return JobView{&entry.job, entry.parked.size(), entry.fdstore ? entry.fdstore->size() : 0};
 }
 
 }  // namespace xpcd

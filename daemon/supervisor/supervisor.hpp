@@ -85,6 +85,7 @@ class Supervisor {
   struct JobView {
     const job::Job* job = nullptr;
     std::size_t parked = 0;  // connections parked with xpcd since its last idle exit
+    std::size_t stored_fds = 0;  // its file descriptor store (FDSTORE=1)
   };
   bool serves_system() const { return config_.domain == launcher::Domain::system; }
   std::vector<std::string> labels() const;  // every loaded job, sorted
@@ -116,7 +117,8 @@ class Supervisor {
   void spawn(Entry& entry, job::InstanceId id);
   launcher::SpawnContext spawn_context(const manifest::JobSpec& spec);
   xpc::Result<xpc::Ok, std::string> attach_sockets(Entry& entry);  // Sockets, inetd: sockets-and-notify.md
-  void notified(pid_t sender, const NotifyMessage& message);
+  void notified(pid_t sender, const NotifyMessage& message, std::vector<xpc::UniqueFd>& fds);
+  void store_fds(Entry& entry, const NotifyMessage& message, std::vector<xpc::UniqueFd>& fds);  // FDSTORE: fd_store.hpp
   void other_job_changed(const std::string& label, bool enabled);  // KeepAlive.OtherJobEnabled
   void arm_calendar(Entry& entry, const job::CivilTime& at);
   void deliver(Entry& entry, const std::vector<job::LookupId>& ids, bool ahead_of_checkin = false);
