@@ -6,13 +6,11 @@
 // with a deadline; no sleeps.
 #include "xpcd_fixture.hpp"
 
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <chrono>
 #include <cstring>
-#include <regex>
 
 using xpc::UniqueFd;
 using xpc::test::XpcdFixture;
@@ -25,25 +23,6 @@ using Clock = std::chrono::steady_clock;
 int remaining_ms(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return left < 0 ? 0 : static_cast<int>(left);
-}
-
-// Waits until the xpcd log matches `pattern`; returns the first match's
-// first group (or the whole match), "" on timeout.
-std::string wait_log(const XpcdFixture& xpcd, const std::string& pattern, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = Clock::now() + timeout;
-  UniqueFd watch = UniqueFd::adopt(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  ::inotify_add_watch(watch.get(), (xpcd.root() / "xpcd.log").c_str(), IN_MODIFY);
-  std::regex re(pattern);
-  for (;;) {
-    std::smatch m;
-    std::string log = xpcd.log();
-    if (std::regex_search(log, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
-    pollfd p{watch.get(), POLLIN, 0};
-    if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return "";
-    char buf[4096];
-    while (::read(watch.get(), buf, sizeof(buf)) > 0) {
-    }
-  }
 }
 
 struct Run {
@@ -137,22 +116,22 @@ TEST_CASE("an unmodified dbus-daemon starts on its first connection, answers, an
   Run first = run(get_id(bus));
   CHECK_MESSAGE(first.status == 0, xpcd.log());
   CHECK(first.out.find("string \"") != std::string::npos);
-  std::string pid = wait_log(xpcd, "com.test.dbus: spawned: pid (\\d+)");
+  std::string pid = xpcd.wait_log("com.test.dbus: spawned: pid (\\d+)");
   REQUIRE(!pid.empty());
   // dbus-daemon's own sd_notify, attributed to its pid by the kernel.
-  CHECK(!wait_log(xpcd, "com.test.dbus: notify: pid " + pid + " READY=1").empty());
+  CHECK(!xpcd.wait_log("com.test.dbus: notify: pid " + pid + " READY=1").empty());
 
   // Kill it; connect while it is down (or throttled): the kernel queues the
   // connection on xpcd's listener and the next instance serves it.
   REQUIRE(::kill(std::stoi(pid), SIGKILL) == 0);
-  REQUIRE(!wait_log(xpcd, "com.test.dbus: exited: pid " + pid + " ").empty());
+  REQUIRE(!xpcd.wait_log("com.test.dbus: exited: pid " + pid + " ").empty());
   REQUIRE(std::filesystem::is_socket(bus));
   UniqueFd queued = connect_unix(bus);
   REQUIRE(queued);
   std::string auth = std::string(1, '\0') + "AUTH EXTERNAL 30\r\n";  // uid 0, hex-encoded
   REQUIRE(::write(queued.get(), auth.data(), auth.size()) == static_cast<ssize_t>(auth.size()));
   CHECK(read_line(queued.get()).rfind("OK ", 0) == 0);
-  std::string second = wait_log(xpcd, "com.test.dbus: spawned: pid (?!" + pid + "\\b)(\\d+)");
+  std::string second = xpcd.wait_log("com.test.dbus: spawned: pid (?!" + pid + "\\b)(\\d+)");
   CHECK(!second.empty());
   Run again = run(get_id(bus));
   CHECK(again.status == 0);
@@ -182,10 +161,10 @@ TEST_CASE("systemd-notify's datagrams reach xpcd attributed to the instance, and
 
   UniqueFd trigger = connect_unix(sock);  // starts the job; datagrams are read in order
   REQUIRE(trigger);
-  std::string pid = wait_log(xpcd, "com.test.notify: spawned: pid (\\d+)");
+  std::string pid = xpcd.wait_log("com.test.notify: spawned: pid (\\d+)");
   REQUIRE(!pid.empty());
-  CHECK(!wait_log(xpcd, "com.test.notify: notify: pid " + pid + " STATUS=fds=1 names=trigger pid=ok").empty());
-  CHECK(!wait_log(xpcd, "com.test.notify: notify: pid " + pid + " READY=1").empty());
+  CHECK(!xpcd.wait_log("com.test.notify: notify: pid " + pid + " STATUS=fds=1 names=trigger pid=ok").empty());
+  CHECK(!xpcd.wait_log("com.test.notify: notify: pid " + pid + " READY=1").empty());
   CHECK(xpcd.log().find("forged") == std::string::npos);
   // systemd-notify waits for its barrier (an fd xpcd closes) and exits
   // quickly; then the shell execs sleep, still the same instance.
@@ -212,7 +191,7 @@ TEST_CASE("inetd Wait=false starts one process per connection with the connectio
   REQUIRE(rb.rfind("two ", 0) == 0);
   CHECK(ra.substr(4) != rb.substr(4));  // two processes
   std::string pid = ra.substr(4, ra.size() - 5);
-  CHECK(!wait_log(xpcd, "com.test.inetd: exited: pid " + pid + " exited with status 0 \\(inetd\\)").empty());
+  CHECK(!xpcd.wait_log("com.test.inetd: exited: pid " + pid + " exited with status 0 \\(inetd\\)").empty());
 }
 
 TEST_CASE("a job whose socket cannot be created is not loaded, and xpcd says why") {
