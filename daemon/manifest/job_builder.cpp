@@ -284,6 +284,10 @@ void read_timeout(const Value& v, JobSpec& j, Ctx&, const std::string&) {
   if (v.is_number()) j.idle_timeout = v.as_double();
 }
 
+void read_watchdog(const Value& v, JobSpec& j, Ctx&, const std::string&) {
+  if (v.is_number()) j.watchdog_sec = v.as_double();
+}
+
 void read_process_type(const Value& v, JobSpec& j, Ctx&, const std::string&) {
   if (v.text == "Background") j.process_type = ProcessType::background;
   if (v.text == "Adaptive") j.process_type = ProcessType::adaptive;
@@ -341,6 +345,7 @@ constexpr Field<JobSpec> kJobFields[] = {
     {"_AllowedLookups", read_allowed_lookups},
     {"DrainMessagesOnCrash", put_bool<&JobSpec::drain_messages_on_crash>},
     {"FileDescriptorStoreMax", put_int<&JobSpec::file_descriptor_store_max>},
+    {"WatchdogSec", read_watchdog},
     // Known to launchd, meaningless on Linux: the validator warns, we skip.
     {"LimitLoadToHosts", nullptr},
     {"LimitLoadFromHosts", nullptr},

@@ -8,12 +8,17 @@
 // (Bonjour, LaunchEvents, ...) are not represented; lint warns about them.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "manifest/limits.hpp"
 
 namespace xpcd::manifest {
 
@@ -141,6 +146,7 @@ struct JobSpec {
   std::optional<std::vector<std::string>> allowed_lookups;  // _AllowedLookups; unset: no restriction
   bool drain_messages_on_crash = false;     // DrainMessagesOnCrash
   int64_t file_descriptor_store_max = 0;    // FileDescriptorStoreMax (systemd's): 0 = no FDSTORE
+  double watchdog_sec = 0;                  // WatchdogSec (systemd's), seconds, fractional: 0 = no watchdog
 
   std::optional<XpcServiceSpec> xpc_service;  // set for kind == xpc_service
 
@@ -148,5 +154,16 @@ struct JobSpec {
   // definition changed, not when only comments or key order did.
   friend bool operator==(const JobSpec&, const JobSpec&) = default;
 };
+
+// WatchdogSec as WATCHDOG_USEC carries it, the one conversion the engine
+// (its deadline) and the launcher (the variable) share: microseconds,
+// rounded, at least 1 when the key is on (a tiny positive value must not
+// turn it off), 0 when off. The schema bounds the value; the clamp guards a
+// JobSpec built by hand.
+inline std::chrono::microseconds watchdog_usec(const JobSpec& spec) {
+  if (!(spec.watchdog_sec > 0)) return std::chrono::microseconds::zero();
+  const double usec = std::min(spec.watchdog_sec, limits::kMaxWatchdogSec) * 1e6;
+  return std::chrono::microseconds(std::max<std::int64_t>(1, std::llround(usec)));
+}
 
 }  // namespace xpcd::manifest

@@ -32,4 +32,11 @@ inline constexpr size_t kMaxValues = 65536;
 // checks the total again). It also bounds what one job makes xpcd hold.
 inline constexpr size_t kMaxFileDescriptorStore = 128;
 
+// Largest WatchdogSec, in seconds: 24 hours. A watchdog is a liveness check
+// of a running daemon; a process that may go a day without showing it is
+// alive is not watched in any useful sense. The bound also keeps the period
+// in microseconds (WATCHDOG_USEC) and the engine's deadlines far from any
+// overflow. A WATCHDOG_USEC= sent at run time is clamped to the same bound.
+inline constexpr double kMaxWatchdogSec = 86400;
+
 }  // namespace xpcd::manifest::limits

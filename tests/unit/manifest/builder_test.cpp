@@ -271,6 +271,35 @@ TEST_CASE("the schema's bound on FileDescriptorStoreMax is the one in limits.hpp
   CHECK(key->min == 0.0);
 }
 
+TEST_CASE("WatchdogSec: off by default, fractional seconds in plist and TOML, at most 24 h") {
+  CHECK(load_text(job_xml("")).job->watchdog_sec == 0.0);
+  CHECK(load_text(job_xml("<key>WatchdogSec</key><real>0.5</real>\n")).job->watchdog_sec == 0.5);
+  CHECK(load_text(job_toml("WatchdogSec = 3\n"), Format::toml, "t.toml").job->watchdog_sec == 3.0);
+  const std::string max = std::to_string(static_cast<long>(limits::kMaxWatchdogSec));
+  const std::string over = std::to_string(static_cast<long>(limits::kMaxWatchdogSec) + 1);
+  CHECK(load_text(job_xml("<key>WatchdogSec</key><integer>" + max + "</integer>\n")).job->watchdog_sec ==
+        limits::kMaxWatchdogSec);
+  CHECK(load_text(job_toml("WatchdogSec = " + max + "\n"), Format::toml, "t.toml").job->watchdog_sec ==
+        limits::kMaxWatchdogSec);
+  CHECK(lines(load_text(job_xml("<key>WatchdogSec</key><integer>" + over + "</integer>\n"))) ==
+        std::vector<std::string>{"t.plist:6:1: error: WatchdogSec: out of range (expected 0 to " + max + ", got " +
+                                 over + ")"});
+  CHECK(lines(load_text(job_toml("WatchdogSec = " + max + ".5\n"), Format::toml, "t.toml")) ==
+        std::vector<std::string>{"t.toml:3:1: error: WatchdogSec: out of range (expected 0 to " + max + ", got " +
+                                 max + ".5)"});
+  CHECK(lines(load_text(job_toml("WatchdogSec = -0.5\n"), Format::toml, "t.toml")) ==
+        std::vector<std::string>{"t.toml:3:1: error: WatchdogSec: out of range (expected 0 to " + max +
+                                 ", got -0.5)"});
+  CHECK_FALSE(load_text(job_toml("WatchdogSec = \"5s\"\n"), Format::toml, "t.toml").job);
+}
+
+TEST_CASE("the schema's bound on WatchdogSec is the one in limits.hpp") {
+  const SchemaKey* key = lookup_for_explain(schemas().launchd, "WatchdogSec");
+  REQUIRE(key != nullptr);
+  CHECK(key->max == limits::kMaxWatchdogSec);
+  CHECK(key->min == 0.0);
+}
+
 TEST_CASE("one bad manifest does not stop the others; duplicate names are refused") {
   TempDir dir;
   dir.write("a.plist", job_xml("<key>MachServices</key><dict><key>com.shared</key><true/></dict>"));

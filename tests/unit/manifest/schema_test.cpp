@@ -29,7 +29,7 @@ TEST_CASE("every schema entry has a type, a doc line and a reason when unsupport
       if (k.support != Support::yes) CHECK_MESSAGE(!k.note.empty(), k.path);
     }
   }
-  CHECK(schemas().launchd.keys.size() == 110);
+  CHECK(schemas().launchd.keys.size() == 111);
   CHECK(schemas().xpcservice.keys.size() == 19);
 }
 
