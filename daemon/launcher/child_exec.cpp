@@ -187,7 +187,7 @@ XPCD_CHILD int child_main(void* raw) {
   long r = sys(SYS_chdir, ptr(a.cwd));
   if (r < 0) fail(a, SpawnStage::chdir, r, -1);
   if (a.set_credentials) switch_credentials(a);
-  if (a.pid_digits != nullptr) write_pid(a.pid_digits);
+  for (size_t i = 0; i < a.pid_digit_count; ++i) write_pid(a.pid_digits[i]);
   unsigned long empty = 0;
   r = sys(SYS_rt_sigprocmask, SIG_SETMASK, ptr(&empty), 0, sizeof empty);
   if (r < 0) fail(a, SpawnStage::signals, r, -1);

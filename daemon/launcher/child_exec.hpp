@@ -3,7 +3,8 @@
 // parent's calling thread is suspended (CLONE_VFORK), so it may only:
 //  * read ChildArgs, which the parent filled completely before clone (plain
 //    arrays and C strings, no std containers, no allocation);
-//  * write the LISTEN_PID digits into the buffer the parent reserved;
+//  * write its pid's digits (LISTEN_PID, WATCHDOG_PID) into the buffers the
+//    parent reserved;
 //  * make raw system calls through syscall(2): no glibc wrapper that
 //    touches shared state (glibc's setuid would signal the parent's threads
 //    to change their credentials too), no sanitizer interceptor, no malloc.
@@ -51,7 +52,8 @@ struct ChildArgs {
   size_t exec_path_count;
   char* const* argv;
   char* const* envp;
-  char* pid_digits;  // where the child's pid goes (NUL-terminated); null: none
+  char* const* pid_digits;  // where the child's pid goes (NUL-terminated), one buffer per variable
+  size_t pid_digit_count;
 
   const ChildFd* fds;  // stdio then passed fds
   size_t fd_count;

@@ -17,7 +17,8 @@ namespace {
 using manifest::JobSpec;
 
 // The variables xpcd sets for its protocols; a manifest may not set them.
-constexpr const char* kReservedNames[] = {"XPCD_CHECKIN_FD", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"};
+constexpr const char* kReservedNames[] = {"XPCD_CHECKIN_FD", "LISTEN_FDS",    "LISTEN_FDNAMES",
+                                          "LISTEN_PID",      "WATCHDOG_USEC", "WATCHDOG_PID"};
 
 PlanError error(PlanErrc code, std::string key, std::string detail = {}) {
   return PlanError{code, std::move(key), std::move(detail), {}};
@@ -150,13 +151,23 @@ std::optional<PlanError> plan_fds(const JobSpec& spec, const SpawnContext& ctx, 
   if (next > 3) {
     protocol_env["LISTEN_FDS"] = std::to_string(next - 3);
     protocol_env["LISTEN_FDNAMES"] = names;
-    plan.pid_env_name = "LISTEN_PID";
+    plan.pid_env_names.push_back("LISTEN_PID");
   }
   if (ctx.checkin_fd >= 0) {
     plan.fds.push_back({ctx.checkin_fd, next});
     protocol_env["XPCD_CHECKIN_FD"] = std::to_string(next);
   }
   return std::nullopt;
+}
+
+// WatchdogSec: the period and the pid it is meant for, so sd_watchdog_enabled()
+// in the job returns the period (and 0 in any process it starts, whose pid
+// differs).
+void plan_watchdog(const JobSpec& spec, SpawnPlan& plan, std::map<std::string, std::string>& protocol_env) {
+  const std::chrono::microseconds usec = manifest::watchdog_usec(spec);
+  if (usec <= std::chrono::microseconds::zero()) return;
+  protocol_env["WATCHDOG_USEC"] = std::to_string(usec.count());
+  plan.pid_env_names.push_back("WATCHDOG_PID");
 }
 
 StdioSource output(const std::string& path, const SpawnContext& ctx, mode_t umask) {
@@ -318,6 +329,7 @@ xpc::Result<SpawnPlan, PlanError> make_spawn_plan(const JobSpec& spec, const Spa
   if (auto e = plan_process(spec, ctx, plan)) return xpc::fail(std::move(*e));
   if (auto e = plan_credentials(spec, ctx, plan, env)) return xpc::fail(std::move(*e));
   if (auto e = plan_fds(spec, ctx, plan, protocol_env)) return xpc::fail(std::move(*e));
+  plan_watchdog(spec, plan, protocol_env);
   if (auto e = plan_stdio(spec, ctx, plan)) return xpc::fail(std::move(*e));
   if (auto e = plan_environment(spec, ctx, plan, std::move(env), std::move(protocol_env)))
     return xpc::fail(std::move(*e));

@@ -11,6 +11,10 @@
 //   the Sockets group, then the FDNAME of each stored fd) and LISTEN_PID
 //   (filled in by the child) only when there are sockets or stored fds;
 //   XPCD_CHECKIN_FD=N when there is a checkin channel.
+// * watchdog: WATCHDOG_USEC (WatchdogSec in microseconds) and WATCHDOG_PID
+//   (filled in by the child) only with WatchdogSec; a job never inherits
+//   xpcd's own WATCHDOG_* (it gets no variable of xpcd's environment unless
+//   the context passes it).
 // * environment, later layers win: PATH default < the context's defaults <
 //   HOME/USER/LOGNAME/SHELL of UserName < EnvironmentVariables. The context's environment and the fd
 //   variables above are xpcd's protocol: a manifest setting one is an error.

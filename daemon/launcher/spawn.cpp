@@ -61,7 +61,8 @@ struct Prepared {
   std::vector<std::string> exec_path_storage;
   std::vector<const char*> exec_paths;
   std::vector<char*> argv, envp;
-  std::string pid_entry;  // "LISTEN_PID=" and room for the digits
+  std::vector<std::string> pid_entries;  // "LISTEN_PID=" and room for the digits, ...
+  std::vector<char*> pid_digits;         // where the digits go in each
   std::vector<ChildFd> fds;
   std::vector<int> temps, sorted_targets;
   std::vector<ChildRlimit> rlimits;
@@ -114,10 +115,12 @@ void prepare_strings(const SpawnPlan& plan, Prepared& p) {
   for (const std::string& s : plan.argv) p.argv.push_back(const_cast<char*>(s.c_str()));
   p.argv.push_back(nullptr);
   for (const std::string& s : plan.envp) p.envp.push_back(const_cast<char*>(s.c_str()));
-  if (plan.pid_env_name) {
-    p.pid_entry = *plan.pid_env_name + "=";
-    p.pid_entry.resize(p.pid_entry.size() + 24, '\0');  // 20 digits of a 64-bit pid and a NUL, rounded up
-    p.envp.push_back(p.pid_entry.data());
+  p.pid_entries.reserve(plan.pid_env_names.size());  // no reallocation: envp points into them
+  for (const std::string& name : plan.pid_env_names) {
+    std::string& entry = p.pid_entries.emplace_back(name + "=");
+    entry.resize(entry.size() + 24, '\0');  // 20 digits of a 64-bit pid and a NUL, rounded up
+    p.envp.push_back(entry.data());
+    p.pid_digits.push_back(entry.data() + name.size() + 1);
   }
   p.envp.push_back(nullptr);
 }
@@ -128,7 +131,8 @@ void fill_args(const SpawnPlan& plan, Prepared& p) {
   a.exec_path_count = p.exec_paths.size();
   a.argv = p.argv.data();
   a.envp = p.envp.data();
-  a.pid_digits = plan.pid_env_name ? p.pid_entry.data() + plan.pid_env_name->size() + 1 : nullptr;
+  a.pid_digits = p.pid_digits.data();
+  a.pid_digit_count = p.pid_digits.size();
   a.fds = p.fds.data();
   a.fd_count = p.fds.size();
   a.temps = p.temps.data();

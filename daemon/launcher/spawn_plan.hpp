@@ -4,7 +4,7 @@
 // Not an owner of anything: every fd in a plan is BORROWED; whoever built the
 // plan keeps those fds open until spawn() has returned. Users and groups are
 // already resolved to numbers, paths are absolute, the environment final
-// except for the one variable that carries the child's own pid.
+// except for the variables that carry the child's own pid.
 #pragma once
 
 #include <fcntl.h>
@@ -76,10 +76,11 @@ struct SpawnPlan {
   std::vector<std::string> argv;
   std::vector<std::string> envp;  // "NAME=value", sorted by name, names unique
 
-  // The variable whose value is the child's own pid, known only after
-  // clone: "LISTEN_PID" when the job gets sockets, else unset. The child
-  // appends "NAME=<pid>" to envp.
-  std::optional<std::string> pid_env_name;
+  // The variables whose value is the child's own pid, known only after
+  // clone: "LISTEN_PID" when the job gets fds, "WATCHDOG_PID" with
+  // WatchdogSec; none otherwise. The child appends "NAME=<pid>" to envp for
+  // each, in this order.
+  std::vector<std::string> pid_env_names;
 
   std::string cwd = "/";       // absolute; inside root_directory when set
   std::string root_directory;  // "": no chroot

@@ -42,8 +42,8 @@ TEST_CASE("a bare command name is found in the plan's search path, execvp-style"
 }
 
 TEST_CASE(
-    "a job with Sockets gets them at 3.. with LISTEN_FDS, LISTEN_FDNAMES, its own pid in LISTEN_PID, "
-    "and the checkin channel after them") {
+    "a job with Sockets gets them at 3.. with LISTEN_FDS, LISTEN_FDNAMES, its own pid in LISTEN_PID (and in "
+    "WATCHDOG_PID with WatchdogSec), and the checkin channel after them") {
   int a[2], b[2], c[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
@@ -62,16 +62,17 @@ TEST_CASE(
   job.program = "/bin/sh";
   // The child prints its variables, its pid, and what fds 3-5 are.
   job.arguments = {"sh", "-c",
-                   R"(echo "$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $XPCD_CHECKIN_FD";)"
+                   R"(echo "$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $XPCD_CHECKIN_FD $WATCHDOG_PID $WATCHDOG_USEC";)"
                    R"(for n in 3 4 5; do readlink /proc/$$/fd/$n; done)"};
   job.sockets = {manifest::SocketSpec{.group = "web"}, manifest::SocketSpec{.group = "admin"}};
+  job.watchdog_sec = 1.25;
   auto plan = make_spawn_plan(job, ctx);
   REQUIRE_MESSAGE(plan, plan.error().message());
   auto s = spawn(*plan);
   REQUIRE_MESSAGE(s, s.error().message());
   out.write.reset();
   std::string pid = std::to_string(s->pid);
-  std::string expected = pid + " " + pid + " 2 web:admin 5\n" + fd_target(getpid(), a[0]) + "\n" +
+  std::string expected = pid + " " + pid + " 2 web:admin 5 " + pid + " 1250000\n" + fd_target(getpid(), a[0]) + "\n" +
                          fd_target(getpid(), b[0]) + "\n" + fd_target(getpid(), c[0]) + "\n";
   CHECK(read_until(out.read.get()) == expected);
   CHECK(exit_status(*s) == 0);

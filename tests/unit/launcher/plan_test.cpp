@@ -57,7 +57,7 @@ TEST_CASE(
   CHECK(p.search_path.empty());
   CHECK(p.argv == std::vector<std::string>{"/usr/bin/srv", "-v"});
   CHECK(p.envp == std::vector<std::string>{kPathEntry});
-  CHECK_FALSE(p.pid_env_name);
+  CHECK(p.pid_env_names.empty());
   CHECK(p.cwd == "/");
   CHECK(p.root_directory.empty());
   CHECK(p.umask == 022);
@@ -132,7 +132,8 @@ TEST_CASE(
     CHECK(f.error(j) == "EnvironmentVariables: 'NOTIFY_SOCKET' is set by xpcd and cannot be overridden");
   }
   SUBCASE("the fd protocol variables are reserved even when unused") {
-    for (const char* name : {"XPCD_CHECKIN_FD", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"}) {
+    for (const char* name :
+         {"XPCD_CHECKIN_FD", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID", "WATCHDOG_USEC", "WATCHDOG_PID"}) {
       CAPTURE(name);
       JobSpec k = job();
       k.environment[name] = "1";
@@ -163,14 +164,14 @@ TEST_CASE(
     CHECK(p.fds == std::vector<FdAction>{{20, 3}, {21, 4}, {22, 5}, {30, 6}});
     CHECK(p.envp == std::vector<std::string>{"LISTEN_FDNAMES=Listeners:Listeners:Admin", "LISTEN_FDS=3", kPathEntry,
                                              "XPCD_CHECKIN_FD=6"});
-    CHECK(p.pid_env_name == "LISTEN_PID");
+    CHECK(p.pid_env_names == std::vector<std::string>{"LISTEN_PID"});
   }
   SUBCASE("only a checkin channel: fd 3, no LISTEN_* at all") {
     f.ctx.checkin_fd = 30;
     SpawnPlan p = f.ok(j);
     CHECK(p.fds == std::vector<FdAction>{{30, 3}});
     CHECK(p.envp == std::vector<std::string>{kPathEntry, "XPCD_CHECKIN_FD=3"});
-    CHECK_FALSE(p.pid_env_name);
+    CHECK(p.pid_env_names.empty());
   }
   SUBCASE("the glue must pass one fd per socket") {
     j.sockets = {SocketSpec{.group = "A"}};
@@ -185,6 +186,36 @@ TEST_CASE(
     j.sockets[0].group = "a:b";
     CHECK(f.error(j) ==
           "Sockets: name 'a:b' cannot go in LISTEN_FDNAMES (expected 1 to 255 printable characters, no ':')");
+  }
+}
+
+TEST_CASE("WatchdogSec gives WATCHDOG_USEC in microseconds and WATCHDOG_PID, after LISTEN_PID") {
+  Fixture f;
+  JobSpec j = job();
+  SUBCASE("no WatchdogSec: neither") {
+    SpawnPlan p = f.ok(j);
+    CHECK(p.envp == std::vector<std::string>{kPathEntry});
+    CHECK(p.pid_env_names.empty());
+  }
+  SUBCASE("fractional seconds") {
+    j.watchdog_sec = 0.5;
+    SpawnPlan p = f.ok(j);
+    CHECK(p.envp == std::vector<std::string>{kPathEntry, "WATCHDOG_USEC=500000"});
+    CHECK(p.pid_env_names == std::vector<std::string>{"WATCHDOG_PID"});
+  }
+  SUBCASE("the largest period, and a tiny one that must not read as off") {
+    j.watchdog_sec = manifest::limits::kMaxWatchdogSec;
+    CHECK(f.ok(j).envp == std::vector<std::string>{kPathEntry, "WATCHDOG_USEC=86400000000"});
+    j.watchdog_sec = 1e-9;
+    CHECK(f.ok(j).envp == std::vector<std::string>{kPathEntry, "WATCHDOG_USEC=1"});
+  }
+  SUBCASE("with fds to pass: both pid variables") {
+    j.watchdog_sec = 2;
+    j.sockets = {SocketSpec{.group = "web"}};
+    f.ctx.socket_fds = {20};
+    SpawnPlan p = f.ok(j);
+    CHECK(p.envp == std::vector<std::string>{"LISTEN_FDNAMES=web", "LISTEN_FDS=1", kPathEntry, "WATCHDOG_USEC=2000000"});
+    CHECK(p.pid_env_names == std::vector<std::string>{"LISTEN_PID", "WATCHDOG_PID"});
   }
 }
 
@@ -224,13 +255,13 @@ TEST_CASE("stored fds (FDSTORE) follow the Sockets fds, before the checkin chann
     CHECK(p.fds == std::vector<FdAction>{{20, 3}, {40, 4}, {41, 5}, {30, 6}});
     CHECK(p.envp == std::vector<std::string>{"LISTEN_FDNAMES=Listeners:state:stored", "LISTEN_FDS=3", kPathEntry,
                                              "XPCD_CHECKIN_FD=6"});
-    CHECK(p.pid_env_name == "LISTEN_PID");
+    CHECK(p.pid_env_names == std::vector<std::string>{"LISTEN_PID"});
   }
   SUBCASE("a job without Sockets still gets LISTEN_FDS for its stored fds") {
     SpawnPlan p = f.ok(j);
     CHECK(p.fds == std::vector<FdAction>{{40, 3}, {41, 4}});
     CHECK(p.envp == std::vector<std::string>{"LISTEN_FDNAMES=state:stored", "LISTEN_FDS=2", kPathEntry});
-    CHECK(p.pid_env_name == "LISTEN_PID");
+    CHECK(p.pid_env_names == std::vector<std::string>{"LISTEN_PID"});
   }
   SUBCASE("a stored name that cannot go in LISTEN_FDNAMES is refused") {
     f.ctx.stored_fds[1].name = "a:b";
