@@ -100,6 +100,7 @@ enum class LogEvent {
   busy,               // it answered busy
   idle_exit,          // it parked its connections and exited
   relaunched,         // started again for work that came after an idle exit
+  watchdog,           // the watchdog expired or the instance triggered it: SIGABRT
 };
 std::string_view to_string(LogEvent event);
 struct Log {

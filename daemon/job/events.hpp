@@ -90,8 +90,15 @@ struct NotifyReady {        // NOTIFY_SOCKET READY=1
 struct NotifyStopping {     // STOPPING=1
   InstanceId instance;
 };
-struct NotifyWatchdog {     // WATCHDOG=1
+struct NotifyWatchdog {     // WATCHDOG=1: the keep-alive ping, re-arms the watchdog
   InstanceId instance;
+};
+struct NotifyWatchdogTrigger {  // WATCHDOG=trigger: act as if the watchdog expired now
+  InstanceId instance;
+};
+struct NotifyWatchdogPeriod {   // WATCHDOG_USEC=N: this instance's watchdog period from now on (0: off)
+  InstanceId instance;
+  std::chrono::microseconds period;
 };
 struct NotifyExtendTimeout {  // EXTEND_TIMEOUT_USEC=
   InstanceId instance;
@@ -106,6 +113,6 @@ using Event = std::variant<Load, Bootout, Enable, Disable, Lookup, SocketReadabl
                            QueueDirectoriesChanged, PathStateChanged, OtherJobChanged, CalendarFired, TimerFired,
                            Kickstart, Stop, Signal, SpawnSucceeded, SpawnFailed, Exited, CheckedIn, Transactions, Busy,
                            ExitingIdle, MemoryPressure, NotifyReady, NotifyStopping, NotifyWatchdog,
-                           NotifyExtendTimeout, NotifyStatus>;
+                           NotifyWatchdogTrigger, NotifyWatchdogPeriod, NotifyExtendTimeout, NotifyStatus>;
 
 }  // namespace xpcd::job

@@ -29,6 +29,7 @@ std::string_view to_string(StopCause cause) {
     case StopCause::deadline: return "deadline";
     case StopCause::announced: return "announced";
     case StopCause::idle: return "idle";
+    case StopCause::watchdog: return "watchdog";
   }
   return "?";
 }

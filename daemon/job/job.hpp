@@ -18,6 +18,8 @@
 //   draining           ExitTimeOut                                stopping  (Kill SIGKILL)
 //   spawning, running  Stop, kickstart -k, Bootout, activation    stopping  (Kill SIGTERM,
 //                      deadline; STOPPING=1 (no signal)                      ArmTimer exit_timeout)
+//   spawning, running, watchdog expired, WATCHDOG=trigger          stopping  (Kill SIGABRT,
+//   draining                                                                 ArmTimer exit_timeout)
 //   stopping           ExitTimeOut                                stopping  (Kill SIGKILL)
 //   spawning, running, the instance ended (exit, spawn failure):
 //   stopping             a failed instance                        throttled (ArmTimer throttle)
@@ -61,6 +63,15 @@
 // and nobody asked it to stop, every lookup waiting for it fails at once
 // with a reason naming the job and the cause. A requested stop carries
 // waiting lookups over to the next instance.
+//
+// Watchdog (WatchdogSec, systemd's): armed when the instance becomes ready
+// (systemd: "activated when the start-up is completed"), or earlier by a
+// WATCHDOG=1 before it; re-armed by each WATCHDOG=1 of the current
+// instance; WATCHDOG_USEC= changes the period for this instance (0: off);
+// WATCHDOG=trigger expires it at once, with or without WatchdogSec. On
+// expiry: SIGABRT, SIGKILL after ExitTimeOut; not a requested stop, so the
+// exit is judged (KeepAlive, backoff) like any crash. Not armed while
+// stopping or with no instance.
 //
 // Idle exit (docs/idle-exit.md): an instance with transactions enabled that
 // stays clean for its idle timeout, or is clean under memory pressure with
@@ -106,6 +117,7 @@ enum class StopCause {
   deadline,   // the activation deadline passed before check-in
   announced,  // the instance sent STOPPING=1
   idle,       // it went through the exit-if-idle handshake (or ignored it and was killed)
+  watchdog,   // the watchdog expired or was triggered: SIGABRT, judged as any crash
 };
 std::string_view to_string(StopCause cause);
 
@@ -134,6 +146,10 @@ struct Status {
   std::size_t relaunches = 0;        // starts for work that came after an idle exit
   std::size_t busy_answers = 0;      // exit-if-idle answered busy
   std::size_t pressured_exits = 0;   // exit-if-idle sent for memory pressure
+  // The current instance's watchdog period: WatchdogSec at start, changed
+  // by WATCHDOG_USEC=; unset: no watchdog.
+  std::optional<Duration> watchdog_period;
+  std::size_t watchdog_kills = 0;    // instances sent SIGABRT by the watchdog (timeout or WATCHDOG=trigger)
   // The demand that started the current/last instance (xpcctl blame):
   // "lookup", "RunAtLoad", "KeepAlive", "kickstart", "socket",
   // "StartInterval", "StartCalendarInterval", "WatchPaths",
@@ -193,6 +209,8 @@ class Job {
   void on(const NotifyReady& e);
   void on(const NotifyStopping& e);
   void on(const NotifyWatchdog& e);
+  void on(const NotifyWatchdogTrigger& e);
+  void on(const NotifyWatchdogPeriod& e);
   void on(const NotifyExtendTimeout& e);
   void on(const NotifyStatus& e);
 
@@ -214,6 +232,10 @@ class Job {
   void throttle_over();
   void extend(TimerKind kind, std::chrono::microseconds extension);
   void ready();
+  // Watchdog (job_watchdog.cpp).
+  bool watchdog_runs() const;
+  void arm_watchdog();
+  void watchdog_expired(const std::string& why);
   // Idle exit (job_idle.cpp).
   bool transactions_enabled() const;
   std::optional<Duration> idle_timeout() const;
@@ -279,6 +301,9 @@ class Job {
 
 // ExitTimeOut as a duration; 0 (or less) means wait forever, as in launchd.
 std::optional<Duration> exit_timeout(std::int64_t seconds);
+
+// WatchdogSec as a duration (manifest::watchdog_usec); unset when it is off.
+std::optional<Duration> watchdog_period(const manifest::JobSpec& spec);
 
 // Whether a spawn failure with this errno can go away by itself (EAGAIN,
 // ENOMEM, ETXTBSY, ...). Others (ENOENT, EACCES, ENOEXEC, EPERM, ...) need

@@ -82,6 +82,7 @@ void Job::on(const Busy& e) {
 // ExitTimeOut stays armed: it must now exit.
 void Job::on(const ExitingIdle& e) {
   if (!current(e.instance) || state_ != State::draining) return;
+  cancel(TimerKind::watchdog);
   state_ = State::stopping;
   stop_cause_ = StopCause::idle;
 }

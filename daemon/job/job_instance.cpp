@@ -35,7 +35,8 @@ void Job::start(std::string because) {
                    .last_failure = std::move(status_.last_failure),
                    .consecutive_failures = status_.consecutive_failures, .starts = status_.starts + 1,
                    .idle_exits = status_.idle_exits, .relaunches = status_.relaunches,
-                   .busy_answers = status_.busy_answers, .pressured_exits = status_.pressured_exits};
+                   .busy_answers = status_.busy_answers, .pressured_exits = status_.pressured_exits,
+                   .watchdog_period = watchdog_period(spec_), .watchdog_kills = status_.watchdog_kills};
   status_.started_because = std::move(because);
   if (std::exchange(idle_exited_, false)) {
     status_.started_because = "relaunch after idle exit: " + status_.started_because;
@@ -56,6 +57,7 @@ void Job::ready() {
   cancel(TimerKind::activation);
   state_ = State::running;
   arm_idle();
+  if (!armed(TimerKind::watchdog)) arm_watchdog();  // a WATCHDOG=1 before it armed it already
   if (waiting_.empty()) return;
   emit(DeliverLookups{std::move(waiting_)});
   waiting_.clear();
@@ -67,10 +69,12 @@ void Job::ready() {
 void Job::begin_stop(StopCause cause) {
   cancel(TimerKind::activation);
   cancel(TimerKind::idle);
+  cancel(TimerKind::watchdog);
   stop_cause_ = cause;
   state_ = State::stopping;
   if (cause == StopCause::requested && status_.checked_in) emit(TerminationImminent{status_.instance});
-  if (cause != StopCause::announced) emit(Kill{status_.instance, SIGTERM});
+  // SIGABRT: systemd's default WatchdogSignal, so a hung daemon dumps core where it hangs.
+  if (cause != StopCause::announced) emit(Kill{status_.instance, cause == StopCause::watchdog ? SIGABRT : SIGTERM});
   if (const auto timeout = exit_timeout(spec_.exit_timeout)) arm(TimerKind::exit_timeout, now_ + *timeout);
 }
 
@@ -83,6 +87,7 @@ void Job::instance_ended(const End& end) {
   cancel(TimerKind::activation);
   cancel(TimerKind::exit_timeout);
   cancel(TimerKind::idle);
+  cancel(TimerKind::watchdog);
   const std::string what = describe_end(end);
   const bool failed = record_end(end, requested, what);
   if (parked && !std::exchange(stop_after_drain_, false)) {
@@ -202,10 +207,6 @@ void Job::on(const NotifyStopping& e) {
   begin_stop(StopCause::announced);
 }
 
-void Job::on(const NotifyWatchdog& e) {
-  if (current(e.instance)) status_.last_watchdog = now_;
-}
-
 void Job::on(const NotifyExtendTimeout& e) {
   if (!current(e.instance)) return;
   if (state_ == State::spawning && armed(TimerKind::activation)) extend(TimerKind::activation, e.extension);
@@ -233,6 +234,7 @@ void Job::on(const TimerFired& e) {
       return begin_stop(StopCause::deadline);
     case TimerKind::exit_timeout:
       if (state_ == State::draining) {  // a clean instance that ignores exit-if-idle
+        cancel(TimerKind::watchdog);
         state_ = State::stopping;
         stop_cause_ = StopCause::idle;
         killed_ = true;
@@ -254,6 +256,9 @@ void Job::on(const TimerFired& e) {
     case TimerKind::idle:
       if (state_ == State::running && !status_.dirty && !standing_demand()) ask_exit_if_idle("idle");
       return;
+    case TimerKind::watchdog:
+      if (!watchdog_runs() || !status_.watchdog_period) return;
+      return watchdog_expired("watchdog timeout: no WATCHDOG=1 within " + seconds_text(*status_.watchdog_period));
   }
 }
 

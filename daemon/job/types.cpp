@@ -33,6 +33,7 @@ std::string_view to_string(TimerKind kind) {
     case TimerKind::start_interval: return "start-interval";
     case TimerKind::calendar: return "calendar";
     case TimerKind::idle: return "idle";
+    case TimerKind::watchdog: return "watchdog";
   }
   return "?";
 }
@@ -49,6 +50,7 @@ std::string_view to_string(LogEvent event) {
     case LogEvent::busy: return "busy";
     case LogEvent::idle_exit: return "idle-exit";
     case LogEvent::relaunched: return "relaunched";
+    case LogEvent::watchdog: return "watchdog";
   }
   return "?";
 }

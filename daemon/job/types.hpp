@@ -62,8 +62,9 @@ enum class TimerKind {
   start_interval,  // StartInterval
   calendar,        // StartCalendarInterval (wall clock)
   idle,            // TimeOut: clean that long, the instance is asked to exit
+  watchdog,        // WatchdogSec: no WATCHDOG=1 that long, SIGABRT
 };
-inline constexpr std::size_t kTimerKindCount = 6;
+inline constexpr std::size_t kTimerKindCount = 7;
 std::string_view to_string(TimerKind kind);
 
 }  // namespace xpcd::job
