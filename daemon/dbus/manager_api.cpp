@@ -1,7 +1,7 @@
-// org.xpcd.Manager1 (manager_api.hpp): each method builds the command
-// core's request from its arguments, runs the verb with the caller's
-// credentials from the bus, and turns the answer into D-Bus values or a
-// D-Bus error.
+// org.xpcd.Manager1 (manager_api.hpp): each method asks the bus daemon,
+// asynchronously, who sent it, then builds the command core's request from
+// its arguments, runs the verb with that caller, and turns the answer into
+// D-Bus values or a D-Bus error.
 #include "dbus/manager_api.hpp"
 
 #include "dbus/bus_event.hpp"
@@ -18,6 +18,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <memory>
 
 namespace xpcd::dbus {
 
@@ -28,8 +30,9 @@ namespace {
 
 using JobRow = sdbus::Struct<std::string, std::int32_t, std::string, std::int32_t>;
 
-// The longest a call xpcd makes to the bus (the sender's credentials, the
-// name) may block the loop.
+// The longest xpcd waits for the bus daemon: for a sender's credentials
+// (asynchronously, the loop serving others) and for the name at start
+// (blocking, before xpcd says READY).
 constexpr auto kBusCallTimeout = std::chrono::seconds(5);
 
 // An error answer of the command core as a D-Bus error: a refusal by a
@@ -90,7 +93,10 @@ std::vector<std::string> strings_of(const Object& array, const char* key = nullp
 class Manager final : public sdbus::AdaptorInterfaces<org::xpcd::Manager1_adaptor> {
  public:
   Manager(sdbus::IConnection& connection, control::Control& control, Supervisor& supervisor)
-      : AdaptorInterfaces(connection, kObjectPath), control_(control), supervisor_(supervisor) {
+      : AdaptorInterfaces(connection, kObjectPath),
+        bus_daemon_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+        control_(control),
+        supervisor_(supervisor) {
     registerAdaptor();
   }
   ~Manager() { unregisterAdaptor(); }
@@ -105,59 +111,131 @@ class Manager final : public sdbus::AdaptorInterfaces<org::xpcd::Manager1_adapto
   }
 
  private:
-  // Who calls, as the bus says (sd_bus_query_sender_creds: the bus
-  // daemon's record of the sender's connection), never an argument.
-  // Method handlers only: that is when sdbus-c++ has a current message.
-  control::Caller caller() {
+  // Answers the method call being handled: runs `verb(caller, result)`
+  // (`result` shared: an asynchronous verb keeps it for its later answer)
+  // once the bus daemon said who sent the call, and turns an sdbus::Error
+  // it throws into the error answer. The caller is the daemon's record of
+  // the sender's connection (GetConnectionCredentials: the uid and pid it
+  // took from SO_PEERCRED at connect), never an argument. Asked
+  // asynchronously, on xpcd's own connection: the loop serves others
+  // until the answer comes (at most kBusCallTimeout); a sender the daemon
+  // cannot name (it left) is answered with an error and nothing is done.
+  // Replies to a call to org.freedesktop.DBus come from the daemon only (it
+  // routes no unrequested reply), so the answer cannot be forged.
+  template <typename... T, typename Verb>
+  void serve(sdbus::Result<T...>&& result, Verb verb) {
     const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
-    if (message == nullptr) throw sdbus::Error("org.freedesktop.DBus.Error.AccessDenied", "no caller");
-    return control::Caller{message->getCredsUid(), 0, message->getCredsPid()};
+    if (message == nullptr) throw sdbus::Error("org.xpcd.Manager1.Error.Failed", "no method call being handled");
+    auto shared = std::make_shared<sdbus::Result<T...>>(std::move(result));
+    bus_daemon_->callMethodAsync("GetConnectionCredentials")
+        .onInterface("org.freedesktop.DBus")
+        .withTimeout(kBusCallTimeout)
+        .withArguments(message->getSender())
+        .uponReplyInvoke([shared, verb = std::move(verb)](const sdbus::Error* error,
+                                                          std::map<std::string, sdbus::Variant> credentials) {
+          answer(*shared, [&] { verb(caller_of(error, credentials), shared); });
+        });
   }
 
-  std::vector<JobRow> List() override { return rows(result_of(control_.list(caller(), Object::dictionary()))); }
-
-  std::tuple<std::string, std::string> Print(const std::string& target) override {
-    Object answer = control_.print(caller(), with_target(target));
-    const Object& result = result_of(answer);
-    return {answer[protocol::kOutput].string_or(""), xpcctl::json::format(result)};
+  // The caller in GetConnectionCredentials's answer (UnixUserID and
+  // ProcessID, both u), or the error that refuses the call.
+  static control::Caller caller_of(const sdbus::Error* error,
+                                   const std::map<std::string, sdbus::Variant>& credentials) {
+    if (error != nullptr) {
+      throw sdbus::Error(
+          "org.xpcd.Manager1.Error.Failed",
+          fmt::format("the bus did not say who called ({}: {}); nothing done", error->getName(), error->getMessage()));
+    }
+    auto uid = credentials.find("UnixUserID");
+    if (uid == credentials.end() || uid->second.peekValueType() != "u") {
+      throw sdbus::Error("org.xpcd.Manager1.Error.Failed", "the bus did not say the caller's uid; nothing done");
+    }
+    control::Caller caller{uid->second.get<std::uint32_t>(), 0, 0};
+    auto pid = credentials.find("ProcessID");
+    if (pid != credentials.end() && pid->second.peekValueType() == "u") {
+      caller.pid = static_cast<pid_t>(pid->second.get<std::uint32_t>());
+    }
+    return caller;
   }
 
-  std::tuple<bool, std::string, std::int32_t, std::string> Blame(const std::string& target) override {
-    Object answer = control_.blame(caller(), with_target(target));
-    const Object& r = result_of(answer);
-    return {r["running"].bool_or(false), r["state"].string_or(""), to_i32(r["pid"]), r["started_because"].string_or("")};
+  // Runs `send`, which answers through `result`; what it throws is the
+  // answer instead (an sdbus::Error as it is, anything else as Failed).
+  // Sending fails only when the bus is gone, which BusEvent reports.
+  // Called from sdbus-c++'s reply handler: nothing may escape.
+  template <typename R, typename Send>
+  static void answer(const R& result, Send send) noexcept {
+    try {
+      try {
+        send();
+      } catch (const sdbus::Error& e) {
+        result.returnError(e);
+      } catch (const std::exception& e) {
+        result.returnError(sdbus::Error("org.xpcd.Manager1.Error.Failed", e.what()));
+      }
+    } catch (const std::exception& e) {
+      log_line(LogLevel::warning, fmt::format("D-Bus: cannot send a reply: {}", e.what()));
+    }
   }
 
-  void Kickstart(sdbus::Result<std::int32_t>&& result, std::string target, bool kill) override {
-    Object request = with_target(target);
-    request[protocol::kKill] = kill;
-    // Answered now or when the instance has a pid; std::function wants a
-    // copyable callable, the Result is move-only.
-    auto shared = std::make_shared<sdbus::Result<std::int32_t>>(std::move(result));
-    control_.kickstart(caller(), request, [shared](Object answer) {
-      reply(*shared, answer, [&](const Object& r) { shared->returnResults(to_i32(r["pid"])); });
+  void List(sdbus::Result<std::vector<JobRow>>&& result) override {
+    serve(std::move(result), [this](const control::Caller& caller, const auto& r) {
+      r->returnResults(rows(result_of(control_.list(caller, Object::dictionary()))));
     });
   }
 
-  std::int32_t Kill(const std::string& target, const std::int32_t& signal) override {
-    Object request = with_target(target);
-    request[protocol::kSignal] = static_cast<std::int64_t>(signal);
-    return to_i32(result_of(control_.kill(caller(), request))["pid"]);
+  void Print(sdbus::Result<std::string, std::string>&& result, std::string target) override {
+    serve(std::move(result), [this, target](const control::Caller& caller, const auto& r) {
+      Object answer = control_.print(caller, with_target(target));
+      const Object& printed = result_of(answer);
+      r->returnResults(answer[protocol::kOutput].string_or(""), xpcctl::json::format(printed));
+    });
   }
 
-  bool Enable(const std::string& target) override {
-    return result_of(control_.enable(caller(), with_target(target), true))["loaded"].bool_or(false);
+  void Blame(sdbus::Result<bool, std::string, std::int32_t, std::string>&& result, std::string target) override {
+    serve(std::move(result), [this, target](const control::Caller& caller, const auto& r) {
+      const Object answer = control_.blame(caller, with_target(target));
+      const Object& b = result_of(answer);
+      r->returnResults(b["running"].bool_or(false), b["state"].string_or(""), to_i32(b["pid"]),
+                       b["started_because"].string_or(""));
+    });
   }
 
-  bool Disable(const std::string& target) override {
-    return result_of(control_.enable(caller(), with_target(target), false))["loaded"].bool_or(false);
+  // Answered now or when the instance has a pid; the core's Answer is a
+  // std::function, which wants a copyable callable: the Result is shared.
+  void Kickstart(sdbus::Result<std::int32_t>&& result, std::string target, bool kill) override {
+    serve(std::move(result), [this, target, kill](const control::Caller& caller, const auto& r) {
+      Object request = with_target(target);
+      request[protocol::kKill] = kill;
+      control_.kickstart(caller, request, [r](Object answer) {
+        reply(*r, answer, [&](const Object& k) { r->returnResults(to_i32(k["pid"])); });
+      });
+    });
   }
 
-  std::vector<std::string> Bootstrap(const std::vector<std::string>& paths) override {
-    Object given = Object::array();
-    for (const auto& path : paths) given.push_back(path);
-    Object request{{protocol::kPaths, given}};
-    return strings_of(result_of(control_.bootstrap(caller(), request))["loaded"], "label");
+  void Kill(sdbus::Result<std::int32_t>&& result, std::string target, std::int32_t signal) override {
+    serve(std::move(result), [this, target, signal](const control::Caller& caller, const auto& r) {
+      Object request = with_target(target);
+      request[protocol::kSignal] = static_cast<std::int64_t>(signal);
+      r->returnResults(to_i32(result_of(control_.kill(caller, request))["pid"]));
+    });
+  }
+
+  void Enable(sdbus::Result<bool>&& result, std::string target) override { enable(std::move(result), target, true); }
+  void Disable(sdbus::Result<bool>&& result, std::string target) override { enable(std::move(result), target, false); }
+
+  void enable(sdbus::Result<bool>&& result, const std::string& target, bool enabled) {
+    serve(std::move(result), [this, target, enabled](const control::Caller& caller, const auto& r) {
+      r->returnResults(result_of(control_.enable(caller, with_target(target), enabled))["loaded"].bool_or(false));
+    });
+  }
+
+  void Bootstrap(sdbus::Result<std::vector<std::string>>&& result, std::vector<std::string> paths) override {
+    serve(std::move(result), [this, paths](const control::Caller& caller, const auto& r) {
+      Object given = Object::array();
+      for (const auto& path : paths) given.push_back(path);
+      Object request{{protocol::kPaths, given}};
+      r->returnResults(strings_of(result_of(control_.bootstrap(caller, request))["loaded"], "label"));
+    });
   }
 
   void Bootout(sdbus::Result<std::vector<std::string>>&& result, std::string target,
@@ -171,43 +249,43 @@ class Manager final : public sdbus::AdaptorInterfaces<org::xpcd::Manager1_adapto
       request[protocol::kPaths] = given;
       if (!target.empty()) request[protocol::kDomain] = target;
     }
-    auto shared = std::make_shared<sdbus::Result<std::vector<std::string>>>(std::move(result));
-    control_.bootout(caller(), request, [shared](Object answer) {
-      reply(*shared, answer, [&](const Object& r) { shared->returnResults(strings_of(r["removed"])); });
+    serve(std::move(result), [this, request](const control::Caller& caller, const auto& r) {
+      control_.bootout(caller, request, [r](Object answer) {
+        reply(*r, answer, [&](const Object& b) { r->returnResults(strings_of(b["removed"])); });
+      });
     });
   }
 
-  std::uint32_t Reload() override {
-    Object answer = control_.reload(caller(), Object::dictionary());
-    const Object& r = result_of(answer);
-    return static_cast<std::uint32_t>(r["jobs"].as_uint64().value_or(static_cast<std::uint64_t>(r["jobs"].int64_or(0))));
+  void Reload(sdbus::Result<std::uint32_t>&& result) override {
+    serve(std::move(result), [this](const control::Caller& caller, const auto& r) {
+      Object answer = control_.reload(caller, Object::dictionary());
+      const Object& jobs = result_of(answer)["jobs"];
+      r->returnResults(
+          static_cast<std::uint32_t>(jobs.as_uint64().value_or(static_cast<std::uint64_t>(jobs.int64_or(0)))));
+    });
   }
 
   std::string Domain() override { return control::to_string(control_.served()); }
 
-  // A property read has no current message in sdbus-c++ 1.2, so no
-  // caller: reading is open to anyone the bus lets in (policy.hpp), and
-  // the core is asked as xpcd itself.
+  // A property read has no caller: sdbus-c++ 1.2 answers it synchronously
+  // (no Result to defer), and asking the bus who reads would block the
+  // loop. Reading is open to everyone (policy.hpp), so the core is asked
+  // by an anonymous reader, uid -1, which no process has: were reading ever
+  // restricted, the property would be refused rather than read with xpcd's
+  // privilege.
   std::vector<JobRow> Jobs() override {
-    control::Caller self{::getuid(), ::getgid(), ::getpid()};
-    return rows(result_of(control_.list(self, Object::dictionary())));
+    const control::Caller anonymous{static_cast<uid_t>(-1), static_cast<gid_t>(-1), 0};
+    return rows(result_of(control_.list(anonymous, Object::dictionary())));
   }
 
-  // An asynchronous answer, sent: `ok` with the result, else the error.
-  // Sending fails only when the bus is gone, which BusEvent reports.
+  // A later answer of the core (kickstart, bootout): `ok` with the result,
+  // else the error.
   template <typename R, typename Ok>
   static void reply(const R& result, const Object& answer, Ok ok) noexcept {
-    try {
-      if (answer[protocol::kOk].bool_or(false)) {
-        ok(answer[protocol::kResult]);
-      } else {
-        result.returnError(to_error(answer));
-      }
-    } catch (const std::exception& e) {
-      log_line(LogLevel::warning, fmt::format("D-Bus: cannot send a reply: {}", e.what()));
-    }
+    Manager::answer(result, [&] { ok(result_of(answer)); });
   }
 
+  std::unique_ptr<sdbus::IProxy> bus_daemon_;  // org.freedesktop.DBus, for the callers' credentials
   control::Control& control_;
   Supervisor& supervisor_;
 };
@@ -241,8 +319,8 @@ std::unique_ptr<ManagerApi> ManagerApi::start(sd_event* loop, control::Control& 
     impl->manager = std::make_unique<Manager>(*impl->connection, control, supervisor);
     impl->connection->requestName(kBusName);
   } catch (const sdbus::Error& e) {
-    log_line(LogLevel::warning, fmt::format("D-Bus: cannot serve {} on the {} ({}: {}), continuing without it", kBusName,
-                                            bus, e.getName(), e.getMessage()));
+    log_line(LogLevel::warning, fmt::format("D-Bus: cannot serve {} on the {} ({}: {}), continuing without it",
+                                            kBusName, bus, e.getName(), e.getMessage()));
     return nullptr;
   }
   Impl* raw = impl.get();
