@@ -1,8 +1,10 @@
 // A private dbus-daemon per test (STYLE 10: sdbus-c++ 1.2 has no direct
 // peer-to-peer connection), with its own config in the test's temp dir:
-// any uid may connect (so a test can call as nobody) and own names. The
-// test waits for the address it prints, never sleeps. Plus a runner for
-// real clients (busctl), with a bounded wait.
+// by default a session bus any uid may connect to (so a test can call as
+// nobody) and own names on; or the given configuration (system_bus_test:
+// the system bus's policy). The test waits for the address it prints,
+// never sleeps. Plus a runner for real clients (busctl), with a bounded
+// wait.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -29,26 +31,31 @@ namespace xpc::test {
 // Runs argv[0] (looked up in PATH); fails the test after 30 s.
 inline Run run(std::vector<std::string> argv) { return run_process(std::move(argv), std::chrono::seconds(30)); }
 
+// What <busconfig> holds besides <listen>: a session bus open to every uid.
+inline std::string open_session_bus() {
+  return "  <type>session</type>\n"
+         "  <auth>EXTERNAL</auth>\n"
+         "  <policy context=\"default\">\n"
+         "    <allow user=\"*\"/>\n"
+         "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+         "    <allow eavesdrop=\"true\"/>\n"
+         "    <allow own=\"*\"/>\n"
+         "  </policy>\n";
+}
+
 class PrivateBus {
  public:
-  explicit PrivateBus(const std::filesystem::path& dir) {
+  // `config_body`: the configuration's elements but <listen> (the bus
+  // listens on DIR/bus).
+  explicit PrivateBus(const std::filesystem::path& dir, const std::string& config_body = open_session_bus()) {
     const auto socket = dir / "bus";
     const auto config = dir / "bus.conf";
     std::ofstream(config) << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
                              " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
                              "<busconfig>\n"
-                             "  <type>session</type>\n"
                              "  <listen>unix:path="
-                          << socket.string()
-                          << "</listen>\n"
-                             "  <auth>EXTERNAL</auth>\n"
-                             "  <policy context=\"default\">\n"
-                             "    <allow user=\"*\"/>\n"
-                             "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
-                             "    <allow eavesdrop=\"true\"/>\n"
-                             "    <allow own=\"*\"/>\n"
-                             "  </policy>\n"
-                             "</busconfig>\n";
+                          << socket.string() << "</listen>\n"
+                          << config_body << "</busconfig>\n";
     int address[2];
     REQUIRE(::pipe2(address, O_CLOEXEC) == 0);
     std::string config_arg = "--config-file=" + config.string();
@@ -77,7 +84,7 @@ class PrivateBus {
     }
     ::close(address[0]);
     address_.erase(address_.find('\n'));
-    // Any uid may connect (the policy says so); the socket must let them.
+    // Any uid may connect (the policies say so); the socket must let them.
     REQUIRE(::chmod(socket.c_str(), 0666) == 0);
   }
 
