@@ -34,6 +34,11 @@ Object Control::job_result(const std::string& label) const {
     auto left = *status.throttled_until - job::Clock::now();
     throttled_ms = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
   }
+  // The current instance's period (WatchdogSec, or WATCHDOG_USEC= since), 0: off.
+  std::int64_t watchdog_usec = 0;
+  if (status.watchdog_period) {
+    watchdog_usec = std::chrono::duration_cast<std::chrono::microseconds>(*status.watchdog_period).count();
+  }
   return Object{{"label", label},
                 {"target", to_string(served_) + "/" + label},
                 {"state", job::to_string(job.state())},
@@ -61,7 +66,9 @@ Object Control::job_result(const std::string& label) const {
                 {"idle_exits", status.idle_exits},
                 {"relaunches", status.relaunches},
                 {"busy_answers", status.busy_answers},
-                {"pressured_exits", status.pressured_exits}};
+                {"pressured_exits", status.pressured_exits},
+                {"watchdog_usec", watchdog_usec},
+                {"watchdog_kills", status.watchdog_kills}};
 }
 
 namespace {
@@ -104,6 +111,9 @@ std::string render_job(const Object& job) {
   line("relaunches", std::to_string(job["relaunches"].uint64_or(0)));
   line("busy answers", std::to_string(job["busy_answers"].uint64_or(0)));
   line("pressured exits", std::to_string(job["pressured_exits"].uint64_or(0)));
+  const std::int64_t watchdog_usec = job["watchdog_usec"].int64_or(0);
+  line("watchdog", watchdog_usec > 0 ? fmt::format("{} ms", watchdog_usec / 1000) : std::string("off"));
+  line("watchdog kills", std::to_string(job["watchdog_kills"].uint64_or(0)));
   if (auto text = job["status_text"].string_or(""); !text.empty()) line("status", text);
   return out + "}\n";
 }

@@ -10,12 +10,31 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
 namespace xpcd {
+namespace {
+
+// A *_USEC value: decimal digits only. Out of range saturates at 2^62 us
+// (the engine bounds what it uses far below: 1 h for an extension, 24 h for
+// a watchdog period), so later arithmetic cannot overflow.
+std::optional<std::chrono::microseconds> parse_usec(std::string_view value) {
+  constexpr std::uint64_t kSaturated = std::uint64_t{1} << 62;
+  std::uint64_t usec = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), usec);
+  if (ec == std::errc::result_out_of_range) {
+    usec = kSaturated;
+  } else if (ec != std::errc{} || ptr != value.data() + value.size() || value.empty()) {
+    return std::nullopt;
+  }
+  return std::chrono::microseconds(static_cast<std::int64_t>(std::min(usec, kSaturated)));
+}
+
+}  // namespace
 
 NotifyMessage parse_notify(std::string_view payload) {
   NotifyMessage message;
@@ -32,6 +51,7 @@ NotifyMessage parse_notify(std::string_view payload) {
       message.stopping = message.stopping || value == "1";
     } else if (name == "WATCHDOG") {
       message.watchdog = message.watchdog || value == "1";
+      message.watchdog_trigger = message.watchdog_trigger || value == "trigger";
     } else if (name == "FDSTORE") {
       message.fdstore = message.fdstore || value == "1";
     } else if (name == "FDSTOREREMOVE") {
@@ -48,15 +68,9 @@ NotifyMessage parse_notify(std::string_view payload) {
     } else if (name == "STATUS") {
       message.status = std::string(value);
     } else if (name == "EXTEND_TIMEOUT_USEC") {
-      std::uint64_t usec = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), usec);
-      // Out of range saturates: the engine bounds one extension to 1 h.
-      if (ec == std::errc::result_out_of_range)
-        usec = std::uint64_t{1} << 62;
-      else if (ec != std::errc{} || ptr != value.data() + value.size() || value.empty())
-        continue;
-      if (usec > (std::uint64_t{1} << 62)) usec = std::uint64_t{1} << 62;
-      message.extend_timeout = std::chrono::microseconds(static_cast<std::int64_t>(usec));
+      if (auto usec = parse_usec(value)) message.extend_timeout = usec;
+    } else if (name == "WATCHDOG_USEC") {
+      if (auto usec = parse_usec(value)) message.watchdog_usec = usec;
     }
   }
   return message;

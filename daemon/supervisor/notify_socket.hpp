@@ -41,6 +41,8 @@ struct NotifyMessage {
   bool ready = false;                                       // READY=1
   bool stopping = false;                                    // STOPPING=1
   bool watchdog = false;                                    // WATCHDOG=1
+  bool watchdog_trigger = false;                            // WATCHDOG=trigger
+  std::optional<std::chrono::microseconds> watchdog_usec;   // WATCHDOG_USEC=N (last one wins)
   bool fdstore = false;                                     // FDSTORE=1: keep the fds sent along
   bool fdstore_remove = false;                              // FDSTOREREMOVE=1: drop the stored fds named FDNAME
   bool fdpoll = true;                                       // FDPOLL=0 clears it: do not drop them on EPOLLHUP
@@ -51,7 +53,8 @@ struct NotifyMessage {
   std::optional<std::chrono::microseconds> extend_timeout;  // EXTEND_TIMEOUT_USEC=N
   std::optional<std::string> status;                        // STATUS=text (last one wins)
   bool empty() const {
-    return !ready && !stopping && !watchdog && !fdstore && !fdstore_remove && !extend_timeout && !status;
+    return !ready && !stopping && !watchdog && !watchdog_trigger && !watchdog_usec && !fdstore && !fdstore_remove &&
+           !extend_timeout && !status;
   }
 };
 

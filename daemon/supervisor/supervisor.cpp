@@ -328,7 +328,9 @@ void Supervisor::apply(Entry& entry, const job::Effect& effect) {
         } else if constexpr (std::is_same_v<T, job::Removed>) {
           entry.removed = true;
         } else if constexpr (std::is_same_v<T, job::Log>) {
-          log_job(LogLevel::info, label, std::string(job::to_string(e.event)), e.text);
+          // A watchdog expiry is a failure of the job, as systemd logs it (at error).
+          const LogLevel level = e.event == job::LogEvent::watchdog ? LogLevel::error : LogLevel::info;
+          log_job(level, label, std::string(job::to_string(e.event)), e.text);
         } else if constexpr (std::is_same_v<T, job::Refused>) {
           log_job(LogLevel::notice, label, "refused", e.reason);
         } else if constexpr (std::is_same_v<T, job::WatchSockets>) {
@@ -874,7 +876,15 @@ void Supervisor::notified(pid_t sender, const NotifyMessage& message, std::vecto
     log_job(LogLevel::info, label, "notify", fmt::format("pid {} READY=1", sender));
     events.emplace_back(job::NotifyReady{id});
   }
+  if (message.watchdog_usec) {
+    log_job(LogLevel::info, label, "notify", fmt::format("pid {} WATCHDOG_USEC={}", sender, message.watchdog_usec->count()));
+    events.emplace_back(job::NotifyWatchdogPeriod{id, *message.watchdog_usec});
+  }
   if (message.watchdog) events.emplace_back(job::NotifyWatchdog{id});  // frequent: not logged
+  if (message.watchdog_trigger) {
+    log_job(LogLevel::info, label, "notify", fmt::format("pid {} WATCHDOG=trigger", sender));
+    events.emplace_back(job::NotifyWatchdogTrigger{id});
+  }
   if (message.fdstore || message.fdstore_remove) store_fds(*entry, message, fds);
   if (message.stopping) {
     log_job(LogLevel::info, label, "notify", fmt::format("pid {} STOPPING=1", sender));

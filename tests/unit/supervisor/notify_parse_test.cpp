@@ -20,6 +20,29 @@ TEST_CASE("the state assignments: READY, STOPPING, WATCHDOG need 1, STATUS's las
   CHECK(parse_notify("nonsense\nX=1").empty());
 }
 
+TEST_CASE("the watchdog: WATCHDOG=1 pings, WATCHDOG=trigger, WATCHDOG_USEC in decimal digits (last one wins)") {
+  NotifyMessage ping = parse_notify("WATCHDOG=1");
+  CHECK(ping.watchdog);
+  CHECK_FALSE(ping.watchdog_trigger);
+  CHECK_FALSE(ping.empty());
+  NotifyMessage trigger = parse_notify("WATCHDOG=trigger");
+  CHECK(trigger.watchdog_trigger);
+  CHECK_FALSE(trigger.watchdog);
+  CHECK_FALSE(trigger.empty());
+  CHECK(parse_notify("WATCHDOG=Trigger").empty());
+  CHECK(parse_notify("WATCHDOG_USEC=20000000").watchdog_usec == std::chrono::microseconds(20'000'000));
+  CHECK(parse_notify("WATCHDOG_USEC=1\nWATCHDOG_USEC=2").watchdog_usec == std::chrono::microseconds(2));
+  CHECK(parse_notify("WATCHDOG_USEC=0").watchdog_usec == std::chrono::microseconds(0));
+  CHECK_FALSE(parse_notify("WATCHDOG_USEC=0").empty());
+  for (const char* bad : {"WATCHDOG_USEC=", "WATCHDOG_USEC=-1", "WATCHDOG_USEC=5s", "WATCHDOG_USEC= 5"}) {
+    CAPTURE(bad);
+    CHECK(parse_notify(bad).empty());
+  }
+  // Saturated like EXTEND_TIMEOUT_USEC; the engine clamps to its 24 h.
+  CHECK(parse_notify("WATCHDOG_USEC=99999999999999999999999").watchdog_usec ==
+        std::chrono::microseconds(std::int64_t{1} << 62));
+}
+
 TEST_CASE("FDSTORE=1 with FDNAME: the name is kept, polling is on unless FDPOLL=0") {
   NotifyMessage m = parse_notify("FDSTORE=1\nFDNAME=state");
   CHECK(m.fdstore);
