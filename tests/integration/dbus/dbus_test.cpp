@@ -9,14 +9,18 @@
 #include "manager1_proxy.h"  // generated: sdbus-c++-xml2cpp daemon/dbus/org.xpcd.Manager1.xml
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <sys/eventfd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace xpc::test;
+using xpc::UniqueFd;
 
 namespace {
 
@@ -110,6 +114,109 @@ class Manager final : public sdbus::ProxyInterfaces<org::xpcd::Manager1_proxy> {
 
   sdbus::IConnection& connection_;
   std::size_t checked_ = 0;
+};
+
+// A relay between xpcd and the bus daemon, so a test can hold back what
+// xpcd sends: xpcd connects to SOCKET, and its one connection is forwarded
+// byte for byte to the daemon at BUS (which takes the relay's uid, root,
+// for xpcd's: the same). After hold(), what xpcd sends is kept until
+// release(); wait_held() waits until some was kept. A thread of its own:
+// the test blocks on other things meanwhile.
+class BusRelay {
+ public:
+  BusRelay(const std::filesystem::path& socket, const std::filesystem::path& bus)
+      : socket_(socket), bus_(bus), listener_(listen_on(socket)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~BusRelay() {
+    stop_ = true;
+    notify(wake_);
+    thread_.join();
+  }
+  BusRelay(const BusRelay&) = delete;
+  BusRelay& operator=(const BusRelay&) = delete;
+
+  std::string address() const { return "unix:path=" + socket_.string(); }
+  void hold() { held_ = true; }
+  void release() {
+    held_ = false;
+    notify(wake_);
+  }
+  // Whether xpcd sent anything since hold(), within `timeout`.
+  bool wait_held(std::chrono::milliseconds timeout) const {
+    pollfd p{kept_.get(), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+  }
+
+ private:
+  static UniqueFd listen_on(const std::filesystem::path& path) {
+    UniqueFd fd = UniqueFd::adopt(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd.get(), 1) == 0);
+    return fd;
+  }
+  static void notify(const UniqueFd& event) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(event.get(), &one, sizeof one);
+  }
+  static bool send_all(int fd, const std::string& bytes) {
+    for (std::size_t done = 0; done < bytes.size();) {
+      ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  // Accepts xpcd, connects to the bus, forwards until either side closes.
+  void run() {
+    pollfd accept{listener_.get(), POLLIN, 0};
+    pollfd woken{wake_.get(), POLLIN, 0};
+    pollfd first[2] = {accept, woken};
+    if (::poll(first, 2, -1) <= 0 || (first[0].revents & POLLIN) == 0) return;
+    UniqueFd xpcd = UniqueFd::adopt(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    UniqueFd bus = UniqueFd::adopt(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, bus_.c_str(), sizeof addr.sun_path - 1);
+    if (!xpcd || ::connect(bus.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    std::string pending;  // from xpcd, held
+    char buffer[65536];
+    while (!stop_) {
+      if (!held_ && !pending.empty()) {
+        if (!send_all(bus.get(), pending)) return;
+        pending.clear();
+      }
+      pollfd p[3] = {{xpcd.get(), POLLIN, 0}, {bus.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+      if (::poll(p, 3, -1) < 0) return;
+      if ((p[2].revents & POLLIN) != 0) {
+        std::uint64_t count;
+        [[maybe_unused]] auto n = ::read(wake_.get(), &count, sizeof count);
+      }
+      if ((p[0].revents & (POLLIN | POLLHUP)) != 0) {
+        ssize_t n = ::read(xpcd.get(), buffer, sizeof buffer);
+        if (n <= 0) return;
+        pending.append(buffer, static_cast<std::size_t>(n));
+        if (held_) notify(kept_);
+      }
+      if ((p[1].revents & (POLLIN | POLLHUP)) != 0) {
+        ssize_t n = ::read(bus.get(), buffer, sizeof buffer);
+        if (n <= 0 || !send_all(xpcd.get(), std::string(buffer, static_cast<std::size_t>(n)))) return;
+      }
+    }
+  }
+
+  std::filesystem::path socket_;
+  std::filesystem::path bus_;
+  UniqueFd listener_;
+  UniqueFd wake_ = UniqueFd::adopt(::eventfd(0, EFD_CLOEXEC));
+  UniqueFd kept_ = UniqueFd::adopt(::eventfd(0, EFD_CLOEXEC));
+  std::atomic<bool> held_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 int pid_in(const std::string& busctl_out) {  // "i 1234\n"
@@ -218,4 +325,61 @@ TEST_CASE("no bus, or the name taken, is a warning: xpcd serves without the D-Bu
     ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
     CHECK(xpcd.log().find("D-Bus: cannot serve org.xpcd.Manager1 on the session bus") != std::string::npos);
   }
+}
+
+TEST_CASE("xpcd asks the bus who calls without blocking: its bootstrap socket answers while the bus has not") {
+  XpcdFixture xpcd;
+  PrivateBus bus(xpcd.root());
+  xpcd.add_service(kLabel, "com.example.dbus.service");
+  BusRelay relay(xpcd.root() / "relay", xpcd.root() / "bus");
+  ::setenv("DBUS_SESSION_BUS_ADDRESS", relay.address().c_str(), 1);
+  xpcd.start();
+  ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+
+  // List, from a connection of the test's own (straight to the bus). What
+  // xpcd sends next is its question about the caller: held by the relay.
+  auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
+  auto manager = sdbus::createProxy(*connection, "org.xpcd.Manager1", "/org/xpcd/Manager1");
+  relay.hold();
+  bool answered = false;
+  std::string error;
+  std::size_t rows = 0;
+  auto pending =
+      manager->callMethodAsync("List")
+          .onInterface("org.xpcd.Manager1")
+          .uponReplyInvoke([&](const sdbus::Error* e,
+                               const std::vector<sdbus::Struct<std::string, int32_t, std::string, int32_t>>& jobs) {
+            answered = true;
+            error = e != nullptr ? e->getName() + ": " + e->getMessage() : "";
+            rows = jobs.size();
+          });
+  auto drive = [&] {
+    while (connection->processPendingRequest()) {
+    }
+  };
+  drive();
+  REQUIRE_MESSAGE(relay.wait_held(std::chrono::seconds(10)), "xpcd sent nothing to the bus after the call");
+
+  // The loop is free: a lookup on the bootstrap socket is answered (an
+  // unknown name), and the call still waits for its caller.
+  xpc::Object looked_up = raw_lookup("com.example.dbus.nothing");
+  CHECK(looked_up[xpc::kErrorKeyCode].as_string() == xpc::protocol::kErrorNotFound);
+  drive();
+  CHECK_FALSE(answered);
+
+  // The bus answers: the call is served, as the caller it names.
+  relay.release();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    drive();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (answered || left.count() <= 0) break;
+    auto poll_data = connection->getEventLoopPollData();
+    pollfd p{poll_data.fd, poll_data.events, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));
+  }
+  REQUIRE(answered);
+  CHECK_MESSAGE(error.empty(), error);
+  CHECK(rows == 1);
+  xpcd.stop();  // before the relay and the bus go
 }
