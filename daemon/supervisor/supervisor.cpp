@@ -105,6 +105,13 @@ namespace {
 // meaningless; 1 ms keeps every job timer honest at no real cost.
 constexpr std::uint64_t kTimerAccuracyUsec = 1000;
 
+// The engine's texts name the job ("LABEL: not running"), since a client
+// may read them; a log line names it already.
+std::string_view unnamed(std::string_view text, std::string_view label) {
+  if (text.starts_with(label) && text.substr(label.size()).starts_with(": ")) text.remove_prefix(label.size() + 2);
+  return text;
+}
+
 std::uint64_t to_usec(job::TimePoint at) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count();
   return us < 0 ? 0 : static_cast<std::uint64_t>(us);
@@ -330,9 +337,9 @@ void Supervisor::apply(Entry& entry, const job::Effect& effect) {
         } else if constexpr (std::is_same_v<T, job::Log>) {
           // A watchdog expiry is a failure of the job, as systemd logs it (at error).
           const LogLevel level = e.event == job::LogEvent::watchdog ? LogLevel::error : LogLevel::info;
-          log_job(level, label, std::string(job::to_string(e.event)), e.text);
+          log_job(level, label, std::string(job::to_string(e.event)), unnamed(e.text, label));
         } else if constexpr (std::is_same_v<T, job::Refused>) {
-          log_job(LogLevel::notice, label, "refused", e.reason);
+          log_job(LogLevel::notice, label, "refused", unnamed(e.reason, label));
         } else if constexpr (std::is_same_v<T, job::WatchSockets>) {
           if (entry.sockets && !entry.inetd && !entry.sockets->watch(loop_, e.on)) {
             log_job(LogLevel::error, label, "sockets", "cannot watch the listeners");

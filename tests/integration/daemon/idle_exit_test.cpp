@@ -184,7 +184,7 @@ TEST_CASE("a stop of a dirty service: its peers hear termination-imminent, then 
   std::filesystem::remove(xpcd.root() / "manifests" / "com.test.dirty.toml");
   CHECK_MESSAGE(wait_exit(pid, 20'000), xpcd.log());
   CHECK_MESSAGE(std::filesystem::exists(xpcd.root() / "state" / ("terminating." + std::to_string(pid))), xpcd.log());
-  CHECK(xpcd.log().find("com.test.dirty: still running after ExitTimeOut, sent SIGKILL") != std::string::npos);
+  CHECK(xpcd.log().find("xpcd: com.test.dirty: escalated: still running after ExitTimeOut, sent SIGKILL\n") != std::string::npos);
 }
 
 TEST_CASE("DrainMessagesOnCrash: what a crashed instance had not taken is dropped, its clients told; without it, it goes to the next") {

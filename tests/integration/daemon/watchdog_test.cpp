@@ -93,8 +93,8 @@ TEST_CASE("a service that stops pinging gets SIGABRT and is relaunched per KeepA
   const std::string first =
       start_job(xpcd, "hang-once", "KeepAlive = true\nWatchdogSec = 1\nThrottleInterval = 1\nExitTimeOut = 5\n");
   pinged(xpcd, first, 3);
-  await(xpcd, escaped(std::string("xpcd: ") + kLabel + ": watchdog: " + kLabel +
-                      ": watchdog timeout: no WATCHDOG=1 within 1 s, sending SIGABRT to pid " + first + "\n"));
+  await(xpcd, escaped(std::string("xpcd: ") + kLabel +
+                      ": watchdog: watchdog timeout: no WATCHDOG=1 within 1 s, sending SIGABRT to pid " + first + "\n"));
   ended(xpcd, kLabel, first, "killed by signal SIGABRT");
   const std::string second = spawned(xpcd, kLabel, 2);
   CHECK(second != first);
