@@ -53,7 +53,6 @@ struct Scenario {
     argv.insert(argv.end(), {"busctl", "--address=" + bus->address(), "--timeout=20"});
     argv.insert(argv.end(), args.begin(), args.end());
     Run r = run(argv);
-    if (r.exit != 0 && !as_nobody) xpcd.keep();
     return r;
   }
 
