@@ -318,17 +318,23 @@ void c_client_event(void* context, xpc_object_t event) {
   if (event == XPC_ERROR_CONNECTION_INTERRUPTED) ctx->events.push("interrupted");
 }
 
+// The C echo service's listener, checking in to `xpcd` as com.test.c-echo;
+// not resumed.
+xpc_connection_t c_echo_listener(FakeXpcd& xpcd, CContext& ctx) {
+  UniqueFd checkin = xpcd.add_service("com.test.c-echo");
+  ::setenv(protocol::kCheckinFdEnv, std::to_string(checkin.release()).c_str(), 1);
+  xpc_connection_t listener = xpc_connection_create_mach_service("com.test.c-echo", nullptr,
+                                                                  XPC_CONNECTION_MACH_SERVICE_LISTENER);
+  xpc_connection_set_event_handler(listener, &ctx, c_listener_event);
+  return listener;
+}
+
 }  // namespace
 
 TEST_CASE("the C API: a listener, a named connection, replies and the well-known errors") {
   FakeXpcd xpcd;
-  UniqueFd checkin = xpcd.add_service("com.test.c-echo");
-  ::setenv(protocol::kCheckinFdEnv, std::to_string(checkin.release()).c_str(), 1);
-
   CContext ctx;
-  xpc_connection_t listener = xpc_connection_create_mach_service("com.test.c-echo", nullptr,
-                                                                  XPC_CONNECTION_MACH_SERVICE_LISTENER);
-  xpc_connection_set_event_handler(listener, &ctx, c_listener_event);
+  xpc_connection_t listener = c_echo_listener(xpcd, ctx);
   xpc_connection_resume(listener);
   CHECK(std::getenv(protocol::kCheckinFdEnv) == nullptr);  // taken over
 
@@ -382,12 +388,8 @@ void c_reply_seen(void* context, xpc_object_t reply) {
 
 TEST_CASE("a listener does not send: its sends fail with the reason, and it goes on accepting peers") {
   FakeXpcd xpcd;
-  UniqueFd checkin = xpcd.add_service("com.test.c-echo");
-  ::setenv(protocol::kCheckinFdEnv, std::to_string(checkin.release()).c_str(), 1);
   CContext ctx;
-  xpc_connection_t listener = xpc_connection_create_mach_service("com.test.c-echo", nullptr,
-                                                                  XPC_CONNECTION_MACH_SERVICE_LISTENER);
-  xpc_connection_set_event_handler(listener, &ctx, c_listener_event);
+  xpc_connection_t listener = c_echo_listener(xpcd, ctx);
   xpc_object_t message = xpc_dictionary_create_empty();
   // Before resume and after: no lookup of its own name, no crash.
   for (int resumed = 0; resumed < 2; ++resumed) {
