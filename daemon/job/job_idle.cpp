@@ -103,10 +103,11 @@ void Job::on(const MemoryPressure&) {
 void Job::request_stop() {
   if (state_ == State::draining) {
     stop_after_drain_ = true;
-    return;
+    return cancel(TimerKind::watchdog);  // ExitTimeOut governs a stop
   }
   if (state_ == State::running && transactions_enabled() && !status_.dirty && status_.checked_in) {
     stop_after_drain_ = true;
+    cancel(TimerKind::watchdog);
     return ask_exit_if_idle("stop");
   }
   begin_stop(StopCause::requested);

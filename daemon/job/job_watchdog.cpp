@@ -19,10 +19,12 @@ std::optional<Duration> watchdog_period(const manifest::JobSpec& spec) {
 }
 
 // While an instance is up and not already going: a stop has its own
-// deadline (ExitTimeOut), and systemd stops the watchdog there too.
+// deadline (ExitTimeOut), and systemd stops the watchdog there too. A
+// requested stop that goes through the exit-if-idle handshake is a stop.
 bool Job::watchdog_runs() const {
   switch (state_) {
-    case State::spawning: case State::running: case State::draining: return true;
+    case State::spawning: case State::running: return true;
+    case State::draining: return !stop_after_drain_;
     case State::stopping: case State::stopped: case State::throttled: case State::removed: return false;
   }
   return false;

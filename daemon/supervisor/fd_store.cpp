@@ -18,15 +18,19 @@ namespace xpcd {
 namespace {
 
 // Whether two of our fds refer to the same open file description, as
-// systemd's same_fd(): the inode first, then kcmp(2). Without kcmp (a
-// kernel built without it) two are taken as different: the limit still
-// bounds the store.
+// systemd's same_fd(): kcmp(2) first, which asks nothing of the file's
+// owner (fstat on a FUSE file asks the user's FUSE daemon, which could
+// stall xpcd's loop). Only where kcmp is missing or filtered (ENOSYS,
+// EPERM under a seccomp profile) the inodes are compared: the same file,
+// if not the same description, which errs towards not storing twice.
 bool same_open_file(int a, int b) {
+  const pid_t self = ::getpid();
+  long r = ::syscall(SYS_kcmp, self, self, KCMP_FILE, a, b);
+  if (r >= 0) return r == 0;
+  if (errno != ENOSYS && errno != EPERM) return false;
   struct stat sa{}, sb{};
   if (::fstat(a, &sa) != 0 || ::fstat(b, &sb) != 0) return false;
-  if (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino) return false;
-  const pid_t self = ::getpid();
-  return ::syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) == 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 }  // namespace

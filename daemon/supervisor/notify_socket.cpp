@@ -70,7 +70,12 @@ NotifyMessage parse_notify(std::string_view payload) {
     } else if (name == "EXTEND_TIMEOUT_USEC") {
       if (auto usec = parse_usec(value)) message.extend_timeout = usec;
     } else if (name == "WATCHDOG_USEC") {
-      if (auto usec = parse_usec(value)) message.watchdog_usec = usec;
+      // systemd's USEC_INFINITY (UINT64_MAX) means no watchdog, as 0 does.
+      if (value == "18446744073709551615") {
+        message.watchdog_usec = std::chrono::microseconds::zero();
+      } else if (auto usec = parse_usec(value)) {
+        message.watchdog_usec = usec;
+      }
     }
   }
   return message;

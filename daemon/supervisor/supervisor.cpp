@@ -833,6 +833,7 @@ xpc::Result<xpc::Ok, std::string> Supervisor::attach_sockets(Entry& entry) {
   auto start = [this, &entry](int connection) -> xpc::Result<launcher::Spawned, std::string> {
     manifest::JobSpec one = entry.job.spec();
     one.sockets.clear();  // the connection is its stdin/stdout, not a LISTEN_FDS fd
+    one.watchdog_sec = 0;  // nothing watches it: it is not the job's instance
     auto plan = launcher::make_spawn_plan(one, spawn_context(one));
     if (!plan) return xpc::fail(plan.error().message());
     plan->stdio[0] = launcher::DupFd{connection};

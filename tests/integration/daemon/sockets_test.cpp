@@ -176,7 +176,9 @@ TEST_CASE("inetd Wait=false starts one process per connection with the connectio
   std::string sock = (xpcd.root() / "inetd.sock").string();
   xpcd.add_raw_manifest("inetd.toml",
                         "Label = \"com.test.inetd\"\n"
-                        "ProgramArguments = [\"/bin/sh\", \"-c\", \"read line; echo \\\"$line $$\\\"\"]\n"
+                        "ProgramArguments = [\"/bin/sh\", \"-c\", "
+                        "\"read line; echo \\\"$line ${WATCHDOG_USEC:-unwatched} $$\\\"\"]\n"
+                        "WatchdogSec = 5\n"  // the job's instance would be watched; a per-connection child is not
                         "[inetdCompatibility]\nWait = false\n"
                         "[Sockets.conn]\nSockPathName = \"" +
                             sock + "\"\n");
@@ -187,10 +189,10 @@ TEST_CASE("inetd Wait=false starts one process per connection with the connectio
   REQUIRE(::write(a.get(), "one\n", 4) == 4);
   REQUIRE(::write(b.get(), "two\n", 4) == 4);
   std::string ra = read_line(a.get()), rb = read_line(b.get());
-  REQUIRE_MESSAGE(ra.rfind("one ", 0) == 0, xpcd.log());
-  REQUIRE(rb.rfind("two ", 0) == 0);
-  CHECK(ra.substr(4) != rb.substr(4));  // two processes
-  std::string pid = ra.substr(4, ra.size() - 5);
+  REQUIRE_MESSAGE(ra.rfind("one unwatched ", 0) == 0, ra << xpcd.log());
+  REQUIRE_MESSAGE(rb.rfind("two unwatched ", 0) == 0, rb);
+  CHECK(ra.substr(14) != rb.substr(14));  // two processes
+  std::string pid = ra.substr(14, ra.size() - 15);
   CHECK(!xpcd.wait_log("com.test.inetd: exited: pid " + pid + " exited with status 0 \\(inetd\\)").empty());
 }
 

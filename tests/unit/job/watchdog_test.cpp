@@ -256,4 +256,19 @@ TEST_CASE("the watchdog keeps running through the exit-if-idle handshake, and st
   }
 }
 
+TEST_CASE("a requested stop through the exit-if-idle handshake turns the watchdog off: ExitTimeOut governs it") {
+  JobSpec spec = service_spec();
+  spec.watchdog_sec = 10;
+  Harness h(spec);
+  h.load();
+  h.bring_up();
+  h.advance(5s);
+  CHECK(h.send(Stop{}) ==
+        Effects{CancelTimer{TimerKind::watchdog}, AskExitIfIdle{1, "stop"}, ArmTimer{TimerKind::exit_timeout, t(25s)}});
+  CHECK(h.send(NotifyWatchdog{h.id()}) == Effects{});  // recorded, not re-armed
+  h.advance(20s);
+  CHECK(h.fire(TimerKind::exit_timeout) == Effects{Kill{1, SIGKILL}});
+  CHECK(h.job.status().watchdog_kills == 0);
+}
+
 }  // namespace xpcd::job::test

@@ -33,6 +33,9 @@ TEST_CASE("the watchdog: WATCHDOG=1 pings, WATCHDOG=trigger, WATCHDOG_USEC in de
   CHECK(parse_notify("WATCHDOG_USEC=20000000").watchdog_usec == std::chrono::microseconds(20'000'000));
   CHECK(parse_notify("WATCHDOG_USEC=1\nWATCHDOG_USEC=2").watchdog_usec == std::chrono::microseconds(2));
   CHECK(parse_notify("WATCHDOG_USEC=0").watchdog_usec == std::chrono::microseconds(0));
+  // systemd's USEC_INFINITY turns it off, as 0 does; one more is out of range.
+  CHECK(parse_notify("WATCHDOG_USEC=18446744073709551615").watchdog_usec == std::chrono::microseconds(0));
+  CHECK(parse_notify("WATCHDOG_USEC=18446744073709551614").watchdog_usec > std::chrono::hours(24));
   CHECK_FALSE(parse_notify("WATCHDOG_USEC=0").empty());
   for (const char* bad : {"WATCHDOG_USEC=", "WATCHDOG_USEC=-1", "WATCHDOG_USEC=5s", "WATCHDOG_USEC= 5"}) {
     CAPTURE(bad);
