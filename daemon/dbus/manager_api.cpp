@@ -150,7 +150,8 @@ class Manager final : public sdbus::AdaptorInterfaces<org::xpcd::Manager1_adapto
     if (uid == credentials.end() || uid->second.peekValueType() != "u") {
       throw sdbus::Error("org.xpcd.Manager1.Error.Failed", "the bus did not say the caller's uid; nothing done");
     }
-    control::Caller caller{uid->second.get<std::uint32_t>(), 0, 0};
+    // The gid is not asked for (no rule reads it): -1, never root's group.
+    control::Caller caller{uid->second.get<std::uint32_t>(), static_cast<gid_t>(-1), 0};
     auto pid = credentials.find("ProcessID");
     if (pid != credentials.end() && pid->second.peekValueType() == "u") {
       caller.pid = static_cast<pid_t>(pid->second.get<std::uint32_t>());
