@@ -71,7 +71,8 @@
 // WATCHDOG=trigger expires it at once, with or without WatchdogSec. On
 // expiry: SIGABRT, SIGKILL after ExitTimeOut; not a requested stop, so the
 // exit is judged (KeepAlive, backoff) like any crash. Not armed while
-// stopping or with no instance.
+// stopping (a requested stop through the exit-if-idle handshake included)
+// or with no instance.
 //
 // Idle exit (docs/idle-exit.md): an instance with transactions enabled that
 // stays clean for its idle timeout, or is clean under memory pressure with

@@ -52,7 +52,7 @@ inline constexpr std::chrono::seconds kMaxTimeoutExtension = 3600s;
 inline constexpr std::size_t kMaxStatusText = 512;
 
 // Longest watchdog period, for WatchdogSec (whose schema says the same,
-// manifest::limits::kMaxWatchdogSec, checked in job.cpp) and for a
+// manifest::limits::kMaxWatchdogSec, checked in job_watchdog.cpp) and for a
 // WATCHDOG_USEC= sent at run time, which is clamped to it: a liveness check
 // a day apart watches nothing, and the bound keeps deadlines far from overflow.
 inline constexpr std::chrono::hours kMaxWatchdogPeriod{24};

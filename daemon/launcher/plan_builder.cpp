@@ -218,13 +218,18 @@ std::optional<PlanError> plan_limits(const JobSpec& spec, const SpawnContext& ct
     Rlimit r{e.resource, {}, {}};
     if (soft) r.soft = static_cast<rlim_t>(*soft);
     if (hard) r.hard = static_cast<rlim_t>(*hard);
-    // A hard limit alone would keep xpcd's raised soft one, which may be
-    // over it: the default soft limit then applies, capped by it.
-    if (e.resource == RLIMIT_NOFILE && !soft && ctx.job_nofile_soft) r.soft = std::min(*ctx.job_nofile_soft, *r.hard);
     plan.rlimits.push_back(r);
   }
-  bool nofile_set = spec.soft_limits.number_of_files || spec.hard_limits.number_of_files;
-  if (!nofile_set && ctx.job_nofile_soft) plan.rlimits.push_back(Rlimit{RLIMIT_NOFILE, *ctx.job_nofile_soft, {}});
+  // The soft NOFILE xpcd started with, unless the manifest sets one; a hard
+  // limit alone caps it (xpcd's raised soft limit, inherited, may be over it).
+  if (!ctx.job_nofile_soft) return std::nullopt;
+  auto nofile = std::find_if(plan.rlimits.begin(), plan.rlimits.end(),
+                             [](const Rlimit& r) { return r.resource == RLIMIT_NOFILE; });
+  if (nofile == plan.rlimits.end()) {
+    plan.rlimits.push_back(Rlimit{RLIMIT_NOFILE, *ctx.job_nofile_soft, {}});
+  } else if (!nofile->soft) {
+    nofile->soft = std::min(*ctx.job_nofile_soft, *nofile->hard);
+  }
   return std::nullopt;
 }
 

@@ -77,10 +77,10 @@ std::size_t FdStore::remove(std::string_view name) {
   return removed;
 }
 
-std::vector<FdStore::View> FdStore::fds() const {
-  std::vector<View> out;
+std::vector<launcher::SpawnContext::StoredFd> FdStore::fds() const {
+  std::vector<launcher::SpawnContext::StoredFd> out;
   out.reserve(stored_.size());
-  for (const auto& s : stored_) out.push_back(View{s->fd.get(), s->name});
+  for (const auto& s : stored_) out.push_back({s->fd.get(), s->name});
   return out;
 }
 

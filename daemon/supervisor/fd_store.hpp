@@ -9,6 +9,7 @@
 // job's instance). Logs its own decisions. Runs on the sd-event loop.
 #pragma once
 
+#include "launcher/plan_builder.hpp"
 #include "supervisor/event_loop.hpp"
 
 #include <xpc/unique_fd.hpp>
@@ -41,12 +42,9 @@ class FdStore {
   std::size_t remove(std::string_view name);
 
   std::size_t size() const { return stored_.size(); }
-  // What the next instance gets, borrowed until the store changes.
-  struct View {
-    int fd;
-    const std::string& name;
-  };
-  std::vector<View> fds() const;
+  // What the next instance gets, in the launcher's terms: the fds borrowed
+  // until the store changes.
+  std::vector<launcher::SpawnContext::StoredFd> fds() const;
 
  private:
   struct Stored {

@@ -379,9 +379,7 @@ void Supervisor::spawn(Entry& entry, job::InstanceId id) {
   launcher::SpawnContext ctx = spawn_context(spec);
   ctx.checkin_fd = child_end.get();
   if (entry.sockets) ctx.socket_fds = entry.sockets->fds();
-  if (entry.fdstore) {
-    for (const auto& stored : entry.fdstore->fds()) ctx.stored_fds.push_back({stored.fd, stored.name});
-  }
+  if (entry.fdstore) ctx.stored_fds = entry.fdstore->fds();
   if (notify_) ctx.environment.emplace_back("NOTIFY_SOCKET", notify_->path());
   auto plan = launcher::make_spawn_plan(spec, ctx);
   if (!plan) {
